@@ -1,0 +1,164 @@
+"""The one definition of every ctr setting and of the names it goes by.
+
+A setting named ``max-click-delay`` is the flag ``--max-click-delay``, the environment variable
+``CTR_MAX_CLICK_DELAY``, and the field ``maxClickDelay`` in a config file, a ``Producer``
+custom resource and the Helm values. A flag beats the environment, which beats the default.
+"""
+
+import argparse
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional
+
+from ctr import topics
+from ctr.campaigns import parse_campaigns, parse_weights
+from ctr.durations import parse_duration
+
+ENV_PREFIX = "CTR_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configurable value: its name, how to parse it, its default and what it means."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Optional[str]
+    help: str
+    live: bool = False
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag."""
+        return f"--{self.name}"
+
+    @property
+    def env(self) -> str:
+        """The environment variable."""
+        return ENV_PREFIX + self.name.upper().replace("-", "_")
+
+    @property
+    def field(self) -> str:
+        """The camelCase key in config files, ``Producer`` specs and Helm values."""
+        head, *rest = self.name.split("-")
+        return head + "".join(part.capitalize() for part in rest)
+
+    @property
+    def dest(self) -> str:
+        """The attribute name on parsed arguments."""
+        return self.name.replace("-", "_")
+
+    def parse_text(self, text: str) -> Any:
+        """Parse ``text`` as this setting, raising ValueError that names the problem."""
+        return self.parse(str(text).strip())
+
+
+def _number(kind: Callable[[str], Any], low: float, high: float = float("inf"), low_open: bool = False) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a {'whole number' if kind is int else 'number'}") from None
+        if value < low or (low_open and value == low) or value > high:
+            bound = f"{'>' if low_open else '>='} {low:g}" + (f" and <= {high:g}" if high != float("inf") else "")
+            raise ValueError(f"{text} is out of range (must be {bound})")
+        return value
+
+    return parse
+
+
+def _text(text: str) -> str:
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        for choice in choices:
+            if text.lower() == choice.lower():
+                return choice
+        raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
+
+    return parse
+
+
+def _readable_file(text: str) -> str:
+    if not os.path.isfile(text) or not os.access(text, os.R_OK):
+        raise ValueError(f"{text!r} is not a readable file")
+    return text
+
+
+def _duration(text: str) -> float:
+    return parse_duration(text)
+
+
+BOOTSTRAP_SERVERS = Setting("bootstrap-servers", _text, "localhost:9092", "Kafka bootstrap servers (host:port[,host:port])")
+IMPRESSIONS_TOPIC = Setting("impressions-topic", _text, topics.IMPRESSIONS, "topic of impression events")
+CLICKS_TOPIC = Setting("clicks-topic", _text, topics.CLICKS, "topic of click events")
+DLQ_TOPIC = Setting("dlq-topic", _text, topics.DLQ, "dead-letter topic for malformed messages")
+PARTITIONS = Setting("partitions", _number(int, 1), str(topics.DEFAULT_PARTITIONS), "partitions of each topic created")
+
+RATE = Setting("rate", _number(float, 0, 1_000_000, low_open=True), "10", "target impressions per second", live=True)
+CLICK_PROBABILITY = Setting("click-probability", _number(float, 0, 1), "0.25", "probability that an impression is clicked (campaigns with a true CTR use that instead)", live=True)
+MAX_CLICK_DELAY = Setting("max-click-delay", _duration, "10s", "a click comes a uniform random delay in [0, this] after its impression", live=True)
+CAMPAIGNS = Setting("campaigns", parse_campaigns, "5", "a count N (campaign-1..N) or a list name[=trueCTR],...", live=True)
+CAMPAIGN_WEIGHTS = Setting("campaign-weights", parse_weights, None, "relative weights w1,w2,... of the campaigns (round-robin when unset)", live=True)
+STATE = Setting("state", _choice("Running", "Paused"), "Running", "Running sends impressions; Paused sends only already scheduled clicks", live=True)
+SEED = Setting("seed", _number(int, 0), None, "seed for a reproducible run (random when unset)")
+MAX_EVENTS = Setting("max-events", _number(int, 1), None, "stop after this many impressions (unbounded when unset)")
+DURATION = Setting("duration", _duration, None, "stop after this long (unbounded when unset)")
+DRAIN_TIMEOUT = Setting("drain-timeout", _duration, None, "on shutdown, send clicks coming due within this long (default: max-click-delay)")
+CONFIG_FILE = Setting("config-file", _readable_file, None, "JSON/YAML file of live settings, re-read when it changes and on SIGHUP")
+METRICS_PORT = Setting("metrics-port", _number(int, 1, 65535), None, "serve Prometheus metrics on this port")
+PROGRESS_INTERVAL = Setting("progress-interval", _duration, "5s", "how often to print a progress line to stderr")
+
+PRODUCER_SETTINGS: tuple[Setting, ...] = (
+    BOOTSTRAP_SERVERS, IMPRESSIONS_TOPIC, CLICKS_TOPIC, RATE, CLICK_PROBABILITY, MAX_CLICK_DELAY,
+    CAMPAIGNS, CAMPAIGN_WEIGHTS, STATE, SEED, MAX_EVENTS, DURATION, DRAIN_TIMEOUT, CONFIG_FILE,
+    METRICS_PORT, PROGRESS_INTERVAL,
+)
+LIVE_SETTINGS: tuple[Setting, ...] = tuple(s for s in PRODUCER_SETTINGS if s.live)
+
+
+def add_settings(parser: argparse.ArgumentParser, settings: Iterable[Setting]) -> None:
+    """Add one flag per setting to ``parser``; its value is parsed by the setting."""
+    for setting in settings:
+        default = f" (default: {setting.default})" if setting.default is not None else ""
+        parser.add_argument(
+            setting.flag, dest=setting.dest, default=None, metavar=setting.dest.upper(),
+            help=f"{setting.help}{default} [env {setting.env}]",
+        )
+
+
+def resolve_settings(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Iterable[Setting]) -> dict[str, Any]:
+    """Return each setting's value (flag, else environment, else default), keyed by ``dest``.
+
+    A bad value ends the program with exit code 2 and a one-line message that names the flag
+    or environment variable.
+    """
+    values: dict[str, Any] = {}
+    for setting in settings:
+        given = getattr(args, setting.dest, None)
+        source = setting.flag
+        if given is None and os.environ.get(setting.env):
+            given, source = os.environ[setting.env], setting.env
+        if given is None:
+            given, source = setting.default, f"default of {setting.flag}"
+        if given is None:
+            values[setting.dest] = None
+            continue
+        try:
+            values[setting.dest] = setting.parse_text(given)
+        except ValueError as err:
+            fail(parser, f"{source}: {err}")
+    return values
+
+
+def fail(parser: argparse.ArgumentParser, message: str) -> None:
+    """End the program with exit code 2 and ``message`` on one line of stderr."""
+    parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+BROKER_PORT = Setting("broker-port", _number(int, 1, 65535), None, "port of the embedded broker on 127.0.0.1 (a free one when unset)")
+BROKER_STORAGE = Setting("broker-storage", _text, "memory://tansu/", "tansu storage engine URL (memory://tansu/ or s3://...)")
+BROKER_SETTINGS: tuple[Setting, ...] = (BROKER_PORT, BROKER_STORAGE, PARTITIONS)

@@ -1,0 +1,29 @@
+"""The one definition of ctr's Kafka topics: names and default partition counts.
+
+The Helm chart's KafkaTopic values must equal these (a test checks it).
+"""
+
+from dataclasses import dataclass
+
+IMPRESSIONS = "impressions"
+CLICKS = "clicks"
+DLQ = "ctr-dlq"
+DEFAULT_PARTITIONS = 3
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """The three topic names one pipeline uses (tests give each run its own)."""
+
+    impressions: str = IMPRESSIONS
+    clicks: str = CLICKS
+    dlq: str = DLQ
+
+    def all(self) -> tuple[str, str, str]:
+        """Return the names in creation order."""
+        return (self.impressions, self.clicks, self.dlq)
+
+    @classmethod
+    def with_suffix(cls, suffix: str) -> "TopicNames":
+        """Return the default names with ``-suffix`` appended to each."""
+        return cls(f"{IMPRESSIONS}-{suffix}", f"{CLICKS}-{suffix}", f"{DLQ}-{suffix}")

@@ -1,0 +1,1 @@
+"""The ad-traffic simulator behind ``ctr produce``."""

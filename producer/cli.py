@@ -1,0 +1,62 @@
+"""``ctr produce``: run the ad-traffic simulator."""
+
+import argparse
+import logging
+import signal
+import sys
+from typing import Optional
+
+from ctr import settings
+from ctr_producer.config_source import ConfigSource, FileConfigSource, read_settings_file
+from ctr_producer.live import LiveSettingsError, initial_live_settings
+from ctr_producer.metrics import ProducerMetrics
+from ctr_producer.run import ProducerFatalError, TrafficProducer
+
+log = logging.getLogger("ctr.produce")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``produce`` subcommand."""
+    parser = subparsers.add_parser(
+        "produce", help="send simulated impressions and clicks to Kafka",
+        description="Send impressions at a target rate and, for a share of them, a click after a random delay.",
+    )
+    settings.add_settings(parser, settings.PRODUCER_SETTINGS)
+    parser.set_defaults(handler=lambda args: run(parser, args))
+
+
+def _config_source(parser: argparse.ArgumentParser, values: dict, path: Optional[str]) -> Optional[ConfigSource]:
+    if path is None:
+        return None
+    try:
+        initial_live_settings(values).updated(read_settings_file(path))
+    except (OSError, ValueError) as err:
+        settings.fail(parser, f"{settings.CONFIG_FILE.flag} {path}: {err}")
+    return FileConfigSource(path)
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the producer until a bound, SIGTERM or SIGINT; print the summary; return the exit code."""
+    values = settings.resolve_settings(parser, args, settings.PRODUCER_SETTINGS)
+    try:
+        initial_live_settings(values)
+    except LiveSettingsError as err:
+        settings.fail(parser, str(err))
+    source = _config_source(parser, values, values["config_file"])
+    metrics = ProducerMetrics()
+    metrics.serve(values["metrics_port"])
+    producer = TrafficProducer(values, source, metrics)
+    signal.signal(signal.SIGTERM, lambda *_: producer.request_stop())
+    signal.signal(signal.SIGINT, lambda *_: producer.request_stop())
+    signal.signal(signal.SIGHUP, lambda *_: producer.reload_config())
+    try:
+        summary = producer.run()
+    except ProducerFatalError as err:
+        log.error("fatal Kafka error: %s", err)
+        print(producer.summary.to_json(), flush=True)
+        return 1
+    s = summary
+    print(f"[ctr produce] done: impressions {s.impressions}, clicks {s.clicks}, clicks dropped at the drain deadline "
+          f"{s.clicks_dropped}, delivery errors {s.delivery_errors}, config errors {s.config_errors}", file=sys.stderr, flush=True)
+    print(summary.to_json(), flush=True)
+    return 0

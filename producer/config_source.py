@@ -1,0 +1,101 @@
+"""Sources of live settings that can change while the producer runs.
+
+A source calls ``on_change(document)`` with the whole settings document (camelCase keys) once
+at start and again after every change; ``on_error(message)`` when the document is unreadable.
+The Kubernetes ConfigMap source implements the same interface.
+"""
+
+import json
+import logging
+import os
+import threading
+from typing import Any, Callable, Mapping, Optional, Protocol
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+OnChange = Callable[[Mapping[str, Any]], None]
+OnError = Callable[[str], None]
+POLL_INTERVAL = 0.2
+
+
+class ConfigSource(Protocol):
+    """Something that reports live settings documents until stopped."""
+
+    def start(self, on_change: OnChange, on_error: OnError) -> None:
+        """Report the current document, then every change, from a thread of its own."""
+
+    def reload(self) -> None:
+        """Read the document again now (SIGHUP)."""
+
+    def stop(self) -> None:
+        """Stop reporting."""
+
+
+def read_settings_file(path: str) -> Mapping[str, Any]:
+    """Parse a JSON or YAML settings file into a mapping (empty file: empty mapping)."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    if not text.strip():
+        return {}
+    try:
+        document = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as err:
+        raise ValueError(f"{path} is not valid {'JSON' if path.endswith('.json') else 'YAML'}: {err}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{path} does not hold a mapping of settings")
+    return document
+
+
+class FileConfigSource:
+    """Watches a JSON/YAML file: re-read when its modification time or size changes."""
+
+    def __init__(self, path: str, poll_interval: float = POLL_INTERVAL) -> None:
+        self.path = path
+        self.poll_interval = poll_interval
+        self._stopped = threading.Event()
+        self._wake = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self, on_change: OnChange, on_error: OnError) -> None:
+        """Report the file's settings now and after every change."""
+        self._report(on_change, on_error)
+        self._thread = threading.Thread(target=self._watch, args=(on_change, on_error), name="config-file", daemon=True)
+        self._thread.start()
+
+    def _stamp(self) -> Optional[tuple[int, int]]:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def _report(self, on_change: OnChange, on_error: OnError) -> None:
+        try:
+            document = read_settings_file(self.path)
+        except (OSError, ValueError) as err:
+            on_error(f"config file: {err}")
+            return
+        on_change(document)
+
+    def _watch(self, on_change: OnChange, on_error: OnError) -> None:
+        last = self._stamp()
+        while not self._stopped.is_set():
+            forced = self._wake.wait(self.poll_interval)
+            self._wake.clear()
+            stamp = self._stamp()
+            if forced or stamp != last:
+                last = stamp
+                self._report(on_change, on_error)
+
+    def reload(self) -> None:
+        """Read the file again at once."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop watching."""
+        self._stopped.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
