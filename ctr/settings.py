@@ -7,7 +7,7 @@ custom resource and the Helm values. A flag beats the environment, which beats t
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Optional
 
 from ctr import topics
@@ -131,6 +131,15 @@ def add_settings(parser: argparse.ArgumentParser, settings: Iterable[Setting]) -
         )
 
 
+def _given_text(args: argparse.Namespace, setting: Setting) -> tuple[Optional[str], str]:
+    given = getattr(args, setting.dest, None)
+    if given is not None:
+        return given, setting.flag
+    if os.environ.get(setting.env):
+        return os.environ[setting.env], setting.env
+    return setting.default, f"default of {setting.flag}"
+
+
 def resolve_settings(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Iterable[Setting]) -> dict[str, Any]:
     """Return each setting's value (flag, else environment, else default), keyed by ``dest``.
 
@@ -139,20 +148,22 @@ def resolve_settings(parser: argparse.ArgumentParser, args: argparse.Namespace, 
     """
     values: dict[str, Any] = {}
     for setting in settings:
-        given = getattr(args, setting.dest, None)
-        source = setting.flag
-        if given is None and os.environ.get(setting.env):
-            given, source = os.environ[setting.env], setting.env
-        if given is None:
-            given, source = setting.default, f"default of {setting.flag}"
-        if given is None:
-            values[setting.dest] = None
-            continue
+        text, source = _given_text(args, setting)
         try:
-            values[setting.dest] = setting.parse_text(given)
+            values[setting.dest] = None if text is None else setting.parse_text(text)
         except ValueError as err:
             fail(parser, f"{source}: {err}")
     return values
+
+
+def settings_environment(args: argparse.Namespace, settings: Iterable[Setting]) -> dict[str, str]:
+    """The settings' texts as environment variables, to hand them to a child ``ctr`` process."""
+    environment = {}
+    for setting in settings:
+        text, _ = _given_text(args, setting)
+        if text is not None:
+            environment[setting.env] = text
+    return environment
 
 
 def fail(parser: argparse.ArgumentParser, message: str) -> None:
@@ -162,3 +173,50 @@ def fail(parser: argparse.ArgumentParser, message: str) -> None:
 BROKER_PORT = Setting("broker-port", _number(int, 1, 65535), None, "port of the embedded broker on 127.0.0.1 (a free one when unset)")
 BROKER_STORAGE = Setting("broker-storage", _text, "memory://tansu/", "tansu storage engine URL (memory://tansu/ or s3://...)")
 BROKER_SETTINGS: tuple[Setting, ...] = (BROKER_PORT, BROKER_STORAGE, PARTITIONS)
+
+OUTPUT_DIR = Setting("output-dir", _text, "ctr-data/results", "directory of the committed CSV results (campaign_id=<id>/part-...)")
+CHECKPOINT_DIR = Setting("checkpoint-dir", _text, "ctr-data/checkpoints", "directory of the job's checkpoints (retained on cancellation)")
+CHECKPOINT_INTERVAL = Setting("checkpoint-interval", _duration, "10s", "how often the job checkpoints, and so commits results")
+WINDOW = Setting("window", _duration, "30s", "size of the tumbling CTR windows")
+JOIN_BOUND = Setting("join-bound", _duration, "15s", "a click counts if it comes within this long after its impression")
+OUT_OF_ORDERNESS = Setting("out-of-orderness", _duration, "5s", "how late an event may come (watermark = max event time - this)")
+IDLE_TIMEOUT = Setting("idle-timeout", _duration, "10s", "a partition with no events for this long stops holding the watermark back")
+PARALLELISM = Setting("parallelism", _number(int, 1), "1", "parallelism of the job")
+FROM_CHECKPOINT = Setting("from-checkpoint", _text, None, "a checkpoint path to start from, or 'latest' for the newest retained one in checkpoint-dir")
+GROUP_ID = Setting("group-id", _text, "ctr-job", "Kafka consumer group of the job (offsets committed on checkpoints)")
+RESTART_ATTEMPTS = Setting("restart-attempts", _number(int, 0), "3", "restarts after a failure before the job fails for good")
+LOG_DIR = Setting("log-dir", _text, "ctr-data/logs", "directory of Flink's own log files")
+FLINK_LOG_LEVEL = Setting("flink-log-level", _choice("ERROR", "WARN", "INFO", "DEBUG"), "WARN", "level of Flink's own log")
+CONNECTOR_JARS = Setting("connector-jars", _text, "auto", "Kafka connector jars: 'auto' (fetched once from PyPI), 'classpath' (already on Flink's classpath), or paths a.jar,b.jar")
+
+JOB_SETTINGS: tuple[Setting, ...] = (
+    BOOTSTRAP_SERVERS, IMPRESSIONS_TOPIC, CLICKS_TOPIC, DLQ_TOPIC, OUTPUT_DIR, CHECKPOINT_DIR, CHECKPOINT_INTERVAL,
+    WINDOW, JOIN_BOUND, OUT_OF_ORDERNESS, IDLE_TIMEOUT, PARALLELISM, FROM_CHECKPOINT, GROUP_ID, RESTART_ATTEMPTS,
+    LOG_DIR, FLINK_LOG_LEVEL, CONNECTOR_JARS,
+)
+
+DATA_DIR = Setting("data-dir", _text, "ctr-data/demo", "where the demo keeps results, checkpoints and logs (cleared at start)")
+
+#: The demo runs the producer and the job with these settings; a demo shows a known true CTR per campaign.
+DEMO_SETTINGS: tuple[Setting, ...] = (
+    DATA_DIR, DURATION, replace(RATE, default="100"), CLICK_PROBABILITY, MAX_CLICK_DELAY,
+    replace(CAMPAIGNS, default="campaign-1=0.05,campaign-2=0.10,campaign-3=0.20"), SEED,
+    WINDOW, JOIN_BOUND, OUT_OF_ORDERNESS, CHECKPOINT_INTERVAL, IDLE_TIMEOUT, PARALLELISM,
+)
+
+#: Which ``ctr`` subcommand takes which settings.
+COMMAND_SETTINGS: dict[str, tuple[Setting, ...]] = {"produce": PRODUCER_SETTINGS, "job": JOB_SETTINGS, "demo": DEMO_SETTINGS, "broker": BROKER_SETTINGS}
+
+
+def settings_table() -> str:
+    """The Markdown table of every setting and the names it goes by (docs/architecture.md holds it)."""
+    rows: dict[str, tuple[Setting, list[str]]] = {}
+    for command, group in COMMAND_SETTINGS.items():
+        for setting in group:
+            rows.setdefault(setting.name, (setting, []))[1].append(command)
+    lines = ["| flag | environment variable | field | commands | default | meaning |", "|---|---|---|---|---|---|"]
+    for setting, commands in rows.values():
+        live = " (live)" if setting.live else ""
+        default = f"`{setting.default}`" if setting.default is not None else "—"
+        lines.append(f"| `{setting.flag}` | `{setting.env}` | `{setting.field}`{live} | {', '.join(commands)} | {default} | {setting.help} |")
+    return "\n".join(lines) + "\n"

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Optional, Protocol
 
 import yaml
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("ctr.produce.config")
 
 OnChange = Callable[[Mapping[str, Any]], None]
 OnError = Callable[[str], None]

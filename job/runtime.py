@@ -1,0 +1,62 @@
+"""Flink's configuration for the CTR job, and the process environment of its local JVM."""
+
+import os
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+LOG4J_PROPERTIES = """\
+rootLogger.level = {level}
+rootLogger.appenderRef.file.ref = MainAppender
+appender.main.name = MainAppender
+appender.main.type = File
+appender.main.fileName = ${{sys:log.file}}
+appender.main.append = true
+appender.main.layout.type = PatternLayout
+appender.main.layout.pattern = %d{{yyyy-MM-dd HH:mm:ss,SSS}} %-5p %c - %m%n
+"""
+
+
+def _ms(seconds: float) -> str:
+    return f"{round(seconds * 1000)} ms"
+
+
+def prepare_jvm_environment(log_dir: Path, level: str, tmp_dir: Path) -> None:
+    """Send Flink's log to ``log_dir`` at ``level`` and its temporary files to ``tmp_dir``.
+
+    Must run before the first PyFlink call starts the JVM.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    properties = log_dir / "log4j.properties"
+    properties.write_text(LOG4J_PROPERTIES.format(level=level))
+    os.environ["FLINK_LOG_DIR"] = str(log_dir.resolve())
+    os.environ["LOG4J_PROPERTIES"] = str(properties.resolve())
+    os.environ["JVM_ARGS"] = f"{os.environ.get('JVM_ARGS', '')} -Djava.io.tmpdir={tmp_dir.resolve()}".strip()
+
+
+def flink_configuration(values: Mapping[str, Any], jars: list[Path], tmp_dir: Path, restore_from: Optional[Path]) -> dict[str, str]:
+    """The Flink options of the job: streaming, exactly-once checkpoints retained, bounded restarts."""
+    config = {
+        "execution.runtime-mode": "streaming",
+        "pipeline.name": "ctr",
+        "parallelism.default": str(values["parallelism"]),
+        "table.local-time-zone": "UTC",
+        "table.exec.source.idle-timeout": _ms(values["idle_timeout"]),
+        "execution.checkpointing.interval": _ms(values["checkpoint_interval"]),
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "execution.checkpointing.storage": "filesystem",
+        "execution.checkpointing.dir": Path(values["checkpoint_dir"]).resolve().as_uri(),
+        "execution.checkpointing.savepoint-dir": (Path(values["checkpoint_dir"]).resolve() / "savepoints").as_uri(),
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "execution.checkpointing.num-retained": "3",
+        "state.backend.type": "hashmap",
+        "restart-strategy.type": "fixed-delay",
+        "restart-strategy.fixed-delay.attempts": str(values["restart_attempts"]),
+        "restart-strategy.fixed-delay.delay": "2 s",
+        "io.tmp.dirs": str(tmp_dir.resolve()),
+    }
+    if jars:
+        config["pipeline.jars"] = ";".join(path.resolve().as_uri() for path in jars)
+    if restore_from is not None:
+        config["execution.state-recovery.path"] = restore_from.resolve().as_uri()
+    return config

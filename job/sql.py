@@ -1,0 +1,197 @@
+"""The job's Flink SQL, generated from the one event schema and the job's settings.
+
+Messages are read as raw strings and checked with Flink's JSON functions in SQL (no Python
+UDF on the hot path): valid ones flow into the interval join and the windows, malformed ones
+go to the dead-letter topic with a reason.
+"""
+
+from dataclasses import dataclass
+
+from ctr.events import CLICK_FIELDS, IMPRESSION_FIELDS, SQL_TYPES
+
+
+@dataclass(frozen=True)
+class JobSql:
+    """What the SQL depends on: topics, broker, times (milliseconds) and the output path."""
+
+    bootstrap_servers: str
+    impressions_topic: str
+    clicks_topic: str
+    dlq_topic: str
+    group_id: str
+    output_path: str
+    window_ms: int
+    join_bound_ms: int
+    out_of_orderness_ms: int
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def interval(ms: int) -> str:
+    """A Flink SQL interval literal of ``ms`` milliseconds, of any size."""
+    seconds, millis = divmod(ms, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}' DAY TO SECOND(3)"
+
+
+def _field_json(field: str) -> str:
+    return f"JSON_QUERY(payload, '$.{field}' WITH ARRAY WRAPPER)"
+
+
+def _type_check(field: str, kind: type) -> str:
+    if kind is int:
+        return f"REGEXP({_field_json(field)}, '^\\[-?[0-9]+\\]$')"
+    return f"{_field_json(field)} LIKE '[\"%'"
+
+
+def reason_expression(fields: dict[str, type]) -> str:
+    """SQL that is NULL for a valid event and otherwise says what is wrong with ``payload``."""
+    cases = ["WHEN payload IS NULL OR NOT (payload IS JSON OBJECT) THEN 'not a JSON object'"]
+    for field, kind in fields.items():
+        cases.append(f"WHEN {_field_json(field)} IS NULL THEN 'missing field {field}'")
+        cases.append(f"WHEN NOT ({_type_check(field, kind)}) THEN 'field {field} is not {SQL_TYPES[kind]}'")
+    return "CASE " + " ".join(cases) + " END"
+
+
+def _value(field: str, kind: type) -> str:
+    value = f"JSON_VALUE(payload, '$.{field}')"
+    return f"TRY_CAST({value} AS BIGINT)" if kind is int else value
+
+
+def _valid(fields: dict[str, type]) -> str:
+    checks = ["payload IS JSON OBJECT"] + [_type_check(field, kind) for field, kind in fields.items()]
+    return " AND ".join(f"COALESCE({check}, FALSE)" for check in checks)
+
+
+def source_table(name: str, topic: str, fields: dict[str, type], sql: JobSql) -> str:
+    """A Kafka source of raw messages whose event time (from valid messages only) has a watermark."""
+    return f"""
+CREATE TEMPORARY TABLE {name} (
+    payload STRING,
+    kafka_partition INT METADATA FROM 'partition' VIRTUAL,
+    kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
+    event_time AS CASE WHEN {_valid(fields)} THEN TO_TIMESTAMP_LTZ({_value('ts', int)}, 3) END,
+    WATERMARK FOR event_time AS event_time - {interval(sql.out_of_orderness_ms)}
+) WITH (
+    'connector' = 'kafka',
+    'topic' = {_quote(topic)},
+    'properties.bootstrap.servers' = {_quote(sql.bootstrap_servers)},
+    'properties.group.id' = {_quote(sql.group_id)},
+    'properties.auto.offset.reset' = 'earliest',
+    'scan.startup.mode' = 'group-offsets',
+    'scan.topic-partition-discovery.interval' = '60 s',
+    'format' = 'raw',
+    'raw.charset' = 'UTF-8'
+)"""
+
+
+def checked_view(name: str, source: str, fields: dict[str, type]) -> str:
+    """A view of ``source`` with the parsed fields and ``reason`` (NULL when valid)."""
+    columns = ",\n    ".join(f"{_value(field, kind)} AS {field}" for field, kind in fields.items())
+    return f"""
+CREATE TEMPORARY VIEW {name} AS
+SELECT
+    {columns},
+    event_time,
+    payload,
+    kafka_partition,
+    kafka_offset,
+    {reason_expression(fields)} AS reason
+FROM {source}"""
+
+
+def dlq_table(sql: JobSql) -> str:
+    """The dead-letter sink: one JSON record per malformed message."""
+    return f"""
+CREATE TEMPORARY TABLE dead_letters (
+    source_topic STRING,
+    source_partition INT,
+    source_offset BIGINT,
+    payload STRING,
+    reason STRING
+) WITH (
+    'connector' = 'kafka',
+    'topic' = {_quote(sql.dlq_topic)},
+    'properties.bootstrap.servers' = {_quote(sql.bootstrap_servers)},
+    'sink.delivery-guarantee' = 'at-least-once',
+    'format' = 'json'
+)"""
+
+
+def results_table(sql: JobSql) -> str:
+    """The CSV sink partitioned by campaign; files become visible when a checkpoint commits them."""
+    return f"""
+CREATE TEMPORARY TABLE ctr_results (
+    window_start STRING,
+    window_end STRING,
+    impressions BIGINT,
+    clicks BIGINT,
+    ctr DOUBLE,
+    campaign_id STRING
+) PARTITIONED BY (campaign_id) WITH (
+    'connector' = 'filesystem',
+    'path' = {_quote(sql.output_path)},
+    'format' = 'csv',
+    'csv.disable-quote-character' = 'true',
+    'sink.rolling-policy.check-interval' = '1 s'
+)"""
+
+
+def dead_letters_insert(view: str, topic: str) -> str:
+    """Send the malformed messages of ``view`` to the dead-letter table."""
+    return f"""
+INSERT INTO dead_letters
+SELECT {_quote(topic)}, kafka_partition, kafka_offset, payload, reason
+FROM {view}
+WHERE reason IS NOT NULL"""
+
+
+def joined_view(sql: JobSql) -> str:
+    """Each impression with the id of its click within the bound, or NULL: a LEFT interval join."""
+    return f"""
+CREATE TEMPORARY VIEW impressions_with_clicks AS
+SELECT i.impr_id, i.campaign_id, i.event_time, c.impr_id AS clicked_impr_id
+FROM valid_impressions AS i
+LEFT JOIN valid_clicks AS c
+  ON i.impr_id = c.impr_id
+ AND c.event_time BETWEEN i.event_time AND i.event_time + {interval(sql.join_bound_ms)}"""
+
+
+def ctr_insert(sql: JobSql) -> str:
+    """Tumbling windows on impression time per campaign: distinct impressions, distinct clicked ones, CTR."""
+    return f"""
+INSERT INTO ctr_results
+SELECT
+    DATE_FORMAT(window_start, 'yyyy-MM-dd HH:mm:ss'),
+    DATE_FORMAT(window_end, 'yyyy-MM-dd HH:mm:ss'),
+    COUNT(DISTINCT impr_id),
+    COUNT(DISTINCT clicked_impr_id),
+    CAST(COUNT(DISTINCT clicked_impr_id) AS DOUBLE) / COUNT(DISTINCT impr_id),
+    campaign_id
+FROM TABLE(TUMBLE(TABLE impressions_with_clicks, DESCRIPTOR(event_time), {interval(sql.window_ms)}))
+GROUP BY window_start, window_end, campaign_id"""
+
+
+def statements(sql: JobSql) -> tuple[list[str], list[str]]:
+    """Return (DDL statements, INSERT statements) of the whole job."""
+    ddl = [
+        source_table("impressions_raw", sql.impressions_topic, IMPRESSION_FIELDS, sql),
+        source_table("clicks_raw", sql.clicks_topic, CLICK_FIELDS, sql),
+        checked_view("impressions_checked", "impressions_raw", IMPRESSION_FIELDS),
+        checked_view("clicks_checked", "clicks_raw", CLICK_FIELDS),
+        "CREATE TEMPORARY VIEW valid_impressions AS SELECT * FROM impressions_checked WHERE reason IS NULL",
+        "CREATE TEMPORARY VIEW valid_clicks AS SELECT * FROM clicks_checked WHERE reason IS NULL",
+        joined_view(sql),
+        dlq_table(sql),
+        results_table(sql),
+    ]
+    inserts = [
+        ctr_insert(sql),
+        dead_letters_insert("impressions_checked", sql.impressions_topic),
+        dead_letters_insert("clicks_checked", sql.clicks_topic),
+    ]
+    return ddl, inserts

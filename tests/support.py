@@ -1,0 +1,116 @@
+"""Helpers the tests share: run ``ctr`` as users do, and read topics back from the broker."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+from confluent_kafka import Consumer, TopicPartition
+
+from ctr.broker import EmbeddedBroker
+
+CTR = [sys.executable, "-m", "ctr.cli"]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll ``condition`` until it holds; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
+def start_ctr(*args: str, env: Optional[dict] = None, **popen: object) -> subprocess.Popen:
+    """Start ``ctr ARGS`` as a process with stdout and stderr captured."""
+    return subprocess.Popen([*CTR, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})}, **popen)
+
+
+def run_ctr(*args: str, timeout: float = 120, env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """Run ``ctr ARGS`` to completion and return the result."""
+    return subprocess.run([*CTR, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def summary_of(stdout: str) -> dict:
+    """The producer's JSON summary (its last stdout line)."""
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def read_topic(broker: EmbeddedBroker, topic: str, count: int, timeout: float = 60.0, settle: float = 1.0) -> list:
+    """Read ``topic`` from the earliest offset until ``count`` messages came and none follow for ``settle`` s.
+
+    Returns the messages (confluent_kafka Message objects) in arrival order.
+    """
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": f"test-{topic}",
+                         "enable.auto.commit": False, "session.timeout.ms": 6000})
+    metadata = consumer.list_topics(topic, timeout=10)
+    consumer.assign([TopicPartition(topic, p, 0) for p in metadata.topics[topic].partitions])
+    messages: list = []
+    deadline = time.monotonic() + timeout
+    quiet_since = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is None:
+                if len(messages) >= count and time.monotonic() - quiet_since >= settle:
+                    return messages
+                continue
+            if message.error():
+                raise AssertionError(f"consumer error on {topic}: {message.error()}")
+            messages.append(message)
+            quiet_since = time.monotonic()
+    finally:
+        consumer.close()
+    raise AssertionError(f"read {len(messages)} of {count} messages from {topic} within {timeout:g}s")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one rename, as editors and ConfigMap mounts do."""
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+class CollectedOutput:
+    """Reads a process's stdout and stderr lines in background threads."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        import threading
+
+        self.process = process
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self._cursor = 0
+        self._threads = [threading.Thread(target=self._pump, args=(stream, lines), daemon=True)
+                         for stream, lines in ((process.stdout, self.stdout), (process.stderr, self.stderr))]
+        for thread in self._threads:
+            thread.start()
+
+    @staticmethod
+    def _pump(stream, lines: list) -> None:
+        for line in stream:
+            lines.append(line)
+
+    def wait_for_stderr(self, predicate: Callable[[str], bool], timeout: float, what: str) -> str:
+        """Wait until a stderr line after the last one matched satisfies ``predicate``; return it."""
+
+        def found() -> bool:
+            for line in self.stderr[self._cursor:]:
+                self._cursor += 1
+                if predicate(line):
+                    return True
+            return False
+
+        wait_for(found, timeout, what)
+        return self.stderr[self._cursor - 1]
+
+    def finish(self, timeout: float) -> int:
+        """Wait for the process to exit and the streams to close; return the exit code."""
+        code = self.process.wait(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
+        return code

@@ -1,0 +1,169 @@
+"""``ctr produce`` against the real broker: schema, keys, click model, shutdown and live changes."""
+
+import math
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+from ctr.events import decode_click, decode_impression
+from support import CollectedOutput, read_topic, run_ctr, start_ctr, summary_of, write_atomically
+
+
+def topic_args(broker, topics) -> list[str]:
+    return ["produce", "--bootstrap-servers", broker.bootstrap_servers, "--impressions-topic", topics.impressions, "--clicks-topic", topics.clicks]
+
+
+def read_events(broker, topics, summary: dict):
+    impressions = read_topic(broker, topics.impressions, summary["impressions"])
+    clicks = read_topic(broker, topics.clicks, summary["clicks"])
+    return impressions, clicks
+
+
+def check_clicks_follow_impressions(impressions: list, clicks: list, max_delay_ms: int) -> None:
+    by_id = {i.impr_id: i for i in impressions}
+    click_ids = [c.click_id for c in clicks]
+    assert len(click_ids) == len(set(click_ids)), "a click was sent twice"
+    for click in clicks:
+        impression = by_id.get(click.impr_id)
+        assert impression is not None, f"click {click.click_id} has no impression"
+        assert click.user_id == impression.user_id
+        assert 0 <= click.ts - impression.ts <= max_delay_ms
+
+
+def test_seeded_bounded_run(broker, topics):
+    result = run_ctr(*topic_args(broker, topics), "--rate", "4000", "--max-events", "4000", "--campaigns", "4",
+                     "--click-probability", "0.3", "--max-click-delay", "2s", "--seed", "7")
+    assert result.returncode == 0, result.stderr
+    summary = summary_of(result.stdout)
+    assert summary["impressions"] == 4000
+    assert summary["clicks_dropped"] == summary["delivery_errors"] == 0
+    impression_messages, click_messages = read_events(broker, topics, summary)
+    assert len(impression_messages) == 4000 and len(click_messages) == summary["clicks"]
+    impressions = [decode_impression(m.value()) for m in impression_messages]
+    clicks = [decode_click(m.value()) for m in click_messages]
+    assert all(m.key().decode() == e.impr_id for m, e in zip(impression_messages, impressions))
+    assert all(m.key().decode() == e.impr_id for m, e in zip(click_messages, clicks))
+    assert Counter(i.campaign_id for i in impressions) == {f"campaign-{n}": 1000 for n in range(1, 5)}
+    check_clicks_follow_impressions(impressions, clicks, 2000)
+    assert abs(len(clicks) / 4000 - 0.3) < 5 * math.sqrt(0.3 * 0.7 / 4000)
+
+
+def test_same_seed_same_events(broker, new_topics):
+    runs = []
+    for _ in range(2):
+        names = new_topics()
+        result = run_ctr(*topic_args(broker, names), "--rate", "5000", "--max-events", "600", "--max-click-delay", "0s", "--seed", "42")
+        assert result.returncode == 0, result.stderr
+        summary = summary_of(result.stdout)
+        impressions, clicks = read_events(broker, names, summary)
+        runs.append((
+            sorted((m.partition(), m.offset(), decode_impression(m.value())[:3]) for m in impressions),
+            sorted((m.partition(), m.offset(), decode_click(m.value())[:3]) for m in clicks),
+        ))
+    assert runs[0] == runs[1]
+
+
+def test_sigterm_drains_scheduled_clicks(broker, topics):
+    process = start_ctr(*topic_args(broker, topics), "--rate", "500", "--max-click-delay", "2s", "--progress-interval", "200ms")
+    output = CollectedOutput(process)
+    output.wait_for_stderr(lambda line: "impressions" in line and "pending 0 " not in line, 30, "clicks pending")
+    stopped_at = time.time()
+    process.send_signal(signal.SIGTERM)
+    assert output.finish(30) == 0, "".join(output.stderr)
+    summary = summary_of("".join(output.stdout))
+    assert summary["clicks_dropped"] == 0 and summary["delivery_errors"] == 0
+    impressions, clicks = read_events(broker, topics, summary)
+    assert len(impressions) == summary["impressions"] and len(clicks) == summary["clicks"]
+    impressions = [decode_impression(m.value()) for m in impressions]
+    clicks = [decode_click(m.value()) for m in clicks]
+    check_clicks_follow_impressions(impressions, clicks, 2000)
+    assert max(i.ts for i in impressions) <= (stopped_at + 0.5) * 1000
+    assert any(c.ts > stopped_at * 1000 for c in clicks), "no click was sent during the drain"
+
+
+def test_drain_deadline_drops_and_counts_late_clicks(broker, topics):
+    process = start_ctr(*topic_args(broker, topics), "--rate", "500", "--max-click-delay", "5s", "--drain-timeout", "500ms",
+                        "--progress-interval", "200ms")
+    output = CollectedOutput(process)
+    output.wait_for_stderr(lambda line: "impressions" in line and "pending 0 " not in line, 30, "clicks pending")
+    stopped_at = time.time()
+    process.send_signal(signal.SIGTERM)
+    assert output.finish(30) == 0, "".join(output.stderr)
+    summary = summary_of("".join(output.stdout))
+    assert summary["clicks_dropped"] > 0
+    impressions, clicks = read_events(broker, topics, summary)
+    assert len(clicks) == summary["clicks"]
+    assert max(decode_click(m.value()).ts for m in clicks) <= (stopped_at + 1.0) * 1000
+
+
+def test_live_rate_change_and_pause_resume(broker, topics, tmp_path):
+    config = tmp_path / "live.yaml"
+    config.write_text("rate: 100\n")
+    process = start_ctr(*topic_args(broker, topics), "--config-file", str(config), "--max-click-delay", "1s",
+                        "--click-probability", "0.5", "--progress-interval", "250ms")
+    output = CollectedOutput(process)
+    output.wait_for_stderr(lambda line: "achieved 9" in line or "achieved 10" in line, 30, "the producer at 100/s")
+
+    changed_at = time.time()
+    write_atomically(config, "rate: 2000\n")
+    output.wait_for_stderr(lambda line: "achieved 19" in line or "achieved 20" in line, 10, "the new rate")
+    write_atomically(config, "rate: fast\n")
+    output.wait_for_stderr(lambda line: "keeping the current settings" in line, 10, "the bad value to be refused")
+    paused_at = time.time()
+    write_atomically(config, "rate: 2000\nstate: Paused\n")
+    output.wait_for_stderr(lambda line: "target 0/s" in line, 10, "the pause")
+    output.wait_for_stderr(lambda line: "target 0/s" in line and "pending 0 " in line, 10, "clicks to drain while paused")
+    resumed_at = time.time()
+    write_atomically(config, "rate: 2000\nstate: Running\n")
+    output.wait_for_stderr(lambda line: "target 2000/s" in line, 10, "the resume")
+    process.send_signal(signal.SIGTERM)
+    assert output.finish(30) == 0, "".join(output.stderr)
+
+    summary = summary_of("".join(output.stdout))
+    assert summary["config_errors"] == 1 and summary["clicks_dropped"] == 0
+    impression_messages, click_messages = read_events(broker, topics, summary)
+    impressions = [decode_impression(m.value()) for m in impression_messages]
+    clicks = [decode_click(m.value()) for m in click_messages]
+    check_clicks_follow_impressions(impressions, clicks, 1000)
+    times = sorted(i.ts / 1000 for i in impressions)
+
+    def count(start: float, end: float) -> int:
+        return sum(start <= t < end for t in times)
+
+    fast_from = next(t for k, t in enumerate(times) if t >= changed_at and times[k + 100] - t <= 100 / 2000 * 1.2)
+    assert fast_from - changed_at <= 1.0, "the new rate was not in effect within 1 s"
+    assert count(paused_at + 1.0, resumed_at) == 0, "impressions were sent more than 1 s after the pause"
+    assert count(resumed_at, resumed_at + 1.0) > 0, "impressions did not resume within 1 s"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "names"),
+    [
+        (["--rate", "-5"], {}, "--rate"),
+        (["--rate", "0"], {}, "--rate"),
+        (["--click-probability", "1.5"], {}, "--click-probability"),
+        (["--max-click-delay", "ten"], {}, "--max-click-delay"),
+        (["--campaigns", "a,a"], {}, "--campaigns"),
+        (["--campaigns", "a=2"], {}, "--campaigns"),
+        (["--metrics-port", "99999"], {}, "--metrics-port"),
+        (["--config-file", "/does/not/exist.yaml"], {}, "--config-file"),
+        ([], {"CTR_RATE": "lots"}, "CTR_RATE"),
+        ([], {"CTR_STATE": "Sleeping"}, "CTR_STATE"),
+    ],
+)
+def test_bad_settings_exit_2_naming_the_setting(args, env, names):
+    result = run_ctr("produce", *args, env=env, timeout=30)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert names in result.stderr
+
+
+@pytest.mark.parametrize(("text", "field"), [("rate: -1\n", "rate"), ("speed: 3\n", "speed"), ("[1, 2]\n", "mapping"), ("rate: [\n", "YAML")])
+def test_bad_config_file_exits_2(tmp_path, text, field):
+    config = tmp_path / "live.yaml"
+    config.write_text(text)
+    result = run_ctr("produce", "--config-file", str(config), timeout=30)
+    assert result.returncode == 2
+    assert "--config-file" in result.stderr and field in result.stderr

@@ -1,0 +1,80 @@
+"""Plain functions: durations, campaign lists, live settings and the traffic model."""
+
+import math
+from collections import Counter
+
+import pytest
+
+from ctr.campaigns import Campaign, parse_campaigns
+from ctr.durations import format_duration, parse_duration
+from ctr.events import Click, Impression, MalformedEvent, decode_click, decode_impression, encode
+from ctr_producer.live import LiveSettings, LiveSettingsError
+from ctr_producer.traffic import TrafficModel
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("500ms", 0.5), ("30s", 30), ("2m", 120), ("1h", 3600), ("1.5s", 1.5), ("0s", 0)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@pytest.mark.parametrize("text", ["30", "-1s", "5 minutes", "", "1d"])
+def test_bad_durations(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_campaigns_by_count_and_by_name():
+    assert parse_campaigns("2") == (Campaign("campaign-1"), Campaign("campaign-2"))
+    assert parse_campaigns("a, b=0.25") == (Campaign("a"), Campaign("b", 0.25))
+
+
+def test_events_round_trip_and_reject_malformed():
+    impression = Impression("i1", "u1", "c1", 1700000000000)
+    click = Click("k1", "i1", "u1", 1700000001000)
+    assert decode_impression(encode(impression)) == impression
+    assert decode_click(encode(click)) == click
+    for payload, reason in [(b"{", "not JSON"), (b"[]", "not a JSON object"), (b'{"impr_id":"i"}', "missing field"),
+                            (b'{"impr_id":"i","user_id":"u","campaign_id":"c","ts":"soon"}', "ts is not BIGINT")]:
+        with pytest.raises(MalformedEvent, match=reason):
+            decode_impression(payload)
+
+
+def live(**changes) -> LiveSettings:
+    base = LiveSettings(rate=10, click_probability=0.25, max_click_delay=10, campaigns=parse_campaigns("3"), campaign_weights=None, state="Running")
+    return base.updated(changes)
+
+
+def test_live_settings_updates_and_errors():
+    assert live(rate="250", state="paused").paused and live(rate=250).rate == 250
+    assert live(campaigns=["a", "b"]).campaigns == (Campaign("a"), Campaign("b"))
+    assert live(campaigns={"a": 0.1, "b": None}).campaigns == (Campaign("a", 0.1), Campaign("b"))
+    for changes, field in [({"rate": -1}, "rate"), ({"clickProbability": 3}, "clickProbability"), ({"colour": 1}, "colour"),
+                           ({"campaignWeights": "1,2"}, "campaignWeights")]:
+        with pytest.raises(LiveSettingsError, match=field):
+            live(**changes)
+
+
+def test_weighted_campaigns_and_true_ctr():
+    model = TrafficModel(live(campaigns="a=0.1,b=0.5", campaignWeights="3,1", maxClickDelay="2s"), seed=3)
+    n = 20_000
+    shown, clicked = Counter(), Counter()
+    for k in range(n):
+        impression, click = model.impression(k)
+        shown[impression.campaign_id] += 1
+        if click is not None:
+            clicked[impression.campaign_id] += 1
+            assert 0 <= click.ts - impression.ts <= 2000 and click.impr_id == impression.impr_id
+    assert abs(shown["a"] / n - 0.75) < 5 * math.sqrt(0.75 * 0.25 / n)
+    for name, p in (("a", 0.1), ("b", 0.5)):
+        assert abs(clicked[name] / shown[name] - p) < 5 * math.sqrt(p * (1 - p) / shown[name])
+
+
+def test_round_robin_and_seed():
+    def events(seed: int) -> list:
+        model = TrafficModel(live(), seed=seed)
+        return [model.impression(k) for k in range(6)]
+
+    first, again, other = events(9), events(9), events(10)
+    assert [i.campaign_id for i, _ in first] == ["campaign-1", "campaign-2", "campaign-3"] * 2
+    assert first == again != other
