@@ -210,13 +210,16 @@ COMMAND_SETTINGS: dict[str, tuple[Setting, ...]] = {"produce": PRODUCER_SETTINGS
 
 def settings_table() -> str:
     """The Markdown table of every setting and the names it goes by (docs/architecture.md holds it)."""
-    rows: dict[str, tuple[Setting, list[str]]] = {}
+    rows: dict[str, list[tuple[str, Setting]]] = {}
     for command, group in COMMAND_SETTINGS.items():
         for setting in group:
-            rows.setdefault(setting.name, (setting, []))[1].append(command)
+            rows.setdefault(setting.name, []).append((command, setting))
     lines = ["| flag | environment variable | field | commands | default | meaning |", "|---|---|---|---|---|---|"]
-    for setting, commands in rows.values():
+    for uses in rows.values():
+        setting = uses[0][1]
         live = " (live)" if setting.live else ""
         default = f"`{setting.default}`" if setting.default is not None else "—"
-        lines.append(f"| `{setting.flag}` | `{setting.env}` | `{setting.field}`{live} | {', '.join(commands)} | {default} | {setting.help} |")
+        default += "".join(f" ({command}: `{other.default}`)" for command, other in uses[1:] if other.default != setting.default)
+        commands = ", ".join(command for command, _ in uses)
+        lines.append(f"| `{setting.flag}` | `{setting.env}` | `{setting.field}`{live} | {commands} | {default} | {setting.help} |")
     return "\n".join(lines) + "\n"

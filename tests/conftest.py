@@ -1,12 +1,12 @@
 """Fixtures: one real tansu broker per session, fresh topics per test."""
 
-import uuid
 from typing import Callable
 
 import pytest
 
 from ctr.broker import EmbeddedBroker
 from ctr.topics import TopicNames
+from support import fresh_topics
 
 
 @pytest.fixture(scope="session")
@@ -20,12 +20,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory):
 def new_topics(broker: EmbeddedBroker) -> Callable[[], TopicNames]:
     """Make fresh topics on the session broker, each call a new set."""
 
-    def make() -> TopicNames:
-        names = TopicNames.with_suffix(uuid.uuid4().hex[:8])
-        broker.create_topics(names.all())
-        return names
-
-    return make
+    return lambda: fresh_topics(broker)
 
 
 @pytest.fixture

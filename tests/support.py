@@ -5,14 +5,23 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Callable, Optional
 
 from confluent_kafka import Consumer, TopicPartition
 
 from ctr.broker import EmbeddedBroker
+from ctr.topics import TopicNames
 
 CTR = [sys.executable, "-m", "ctr.cli"]
+
+
+def fresh_topics(broker: EmbeddedBroker) -> TopicNames:
+    """Create topics with names no other test uses, and return the names."""
+    names = TopicNames.with_suffix(uuid.uuid4().hex[:8])
+    broker.create_topics(names.all())
+    return names
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:

@@ -1,0 +1,147 @@
+"""The CTR job on a real PyFlink mini-cluster against the real broker, checked against the reference."""
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from ctr.broker import free_port
+from ctr.reference import CtrRow, reference_ctr
+from ctr_job.checkpoints import latest_checkpoint
+from ctr_job.results import read_results
+from events_for_tests import (JOIN_BOUND_MS, WINDOW_MS, hard_cases, malformed_count, produce, produce_sentinels)
+from support import CollectedOutput, fresh_topics, read_topic, run_ctr, start_ctr, wait_for
+
+RESULT_TIMEOUT = 240
+
+
+def job_args(bootstrap_servers: str, topics, work: Path, *extra: str) -> list[str]:
+    return ["job", "--bootstrap-servers", bootstrap_servers, "--impressions-topic", topics.impressions,
+            "--clicks-topic", topics.clicks, "--dlq-topic", topics.dlq, "--output-dir", str(work / "results"),
+            "--checkpoint-dir", str(work / "checkpoints"), "--log-dir", str(work / "logs"), "--checkpoint-interval", "1s",
+            "--window", f"{WINDOW_MS // 1000}s", "--join-bound", f"{JOIN_BOUND_MS // 1000}s", "--out-of-orderness", "5s", *extra]
+
+
+def comparable(rows: list[CtrRow]) -> list[tuple]:
+    return sorted((r.campaign_id, r.window_start, r.window_end, r.impressions, r.clicks, round(r.ctr, 9)) for r in rows)
+
+
+def wait_for_results(output: Path, expected: list[CtrRow], job: CollectedOutput) -> list[CtrRow]:
+    def complete() -> bool:
+        assert job.process.poll() is None, f"the job exited early:\n{''.join(job.stderr)[-3000:]}"
+        return len(read_results(output)) >= len(expected)
+
+    wait_for(complete, RESULT_TIMEOUT, "every window to be committed", interval=0.5)
+    return read_results(output)
+
+
+def stop_job(job: CollectedOutput) -> None:
+    job.process.send_signal(signal.SIGTERM)
+    assert job.finish(60) == 0, "".join(job.stderr)[-3000:]
+
+
+@pytest.fixture(scope="module")
+def correctness_run(broker, tmp_path_factory):
+    """One job run over the hard cases mixed with malformed messages: its rows, DLQ and reference."""
+    topics = fresh_topics(broker)
+    work = tmp_path_factory.mktemp("job")
+    events = hard_cases(seed=1)
+    produce(broker, topics, events, malformed=True)
+    produce_sentinels(broker, topics, events)
+    expected = reference_ctr(events.plain_impressions(), events.plain_clicks(), WINDOW_MS, JOIN_BOUND_MS)
+    job = CollectedOutput(start_ctr(*job_args(broker.bootstrap_servers, topics, work)))
+    try:
+        rows = wait_for_results(work / "results", expected, job)
+        dead_letters = [json.loads(m.value()) for m in read_topic(broker, topics.dlq, malformed_count())]
+    finally:
+        stop_job(job)
+    return {"rows": rows, "expected": expected, "dead_letters": dead_letters, "topics": topics, "work": work}
+
+
+@pytest.mark.slow
+def test_rows_equal_the_reference(correctness_run):
+    assert comparable(correctness_run["rows"]) == comparable(correctness_run["expected"])
+
+
+@pytest.mark.slow
+def test_unclicked_impressions_count(correctness_run):
+    rows = correctness_run["rows"]
+    assert any(row.clicks < row.impressions for row in rows), "every window has CTR 1.0: the join dropped unclicked impressions"
+    assert any(row.campaign_id == "delta" and row.clicks == 0 and row.impressions == 1 for row in rows)
+
+
+@pytest.mark.slow
+def test_malformed_messages_go_to_the_dead_letter_topic(correctness_run):
+    letters = correctness_run["dead_letters"]
+    topics = correctness_run["topics"]
+    assert len(letters) == malformed_count()
+    assert all(letter["reason"] for letter in letters)
+    assert sum(letter["source_topic"] == topics.impressions for letter in letters) == 8
+    reasons = {letter["payload"]: letter["reason"] for letter in letters}
+    assert reasons["not json at all"] == "not a JSON object"
+    assert reasons['{"impr_id": "m1", "user_id": "u", "campaign_id": "c"}'] == "missing field ts"
+    assert reasons['{"impr_id": "m2", "user_id": "u", "campaign_id": "c", "ts": "soon"}'] == "field ts is not BIGINT"
+    assert reasons['{"click_id": "k1", "user_id": "u", "ts": 1700000001000}'] == "missing field impr_id"
+
+
+@pytest.mark.slow
+def test_only_committed_files_are_read(correctness_run):
+    results = correctness_run["work"] / "results"
+    assert all(not path.name.startswith(".") for path in results.rglob("part-*"))
+    result = run_ctr("results", str(results), "--format", "csv")
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "campaign_id,window_start,window_end,impressions,clicks,ctr"
+    assert len(lines) - 1 == len(correctness_run["expected"])
+
+
+@pytest.mark.slow
+def test_exactly_once_across_a_jvm_crash(broker, topics, tmp_path):
+    events = hard_cases(seed=2)
+    first, second = events.split(before_ts=min(ts for ts, _ in events.impressions) + 70_000)
+    expected = reference_ctr(events.plain_impressions(), events.plain_clicks(), WINDOW_MS, JOIN_BOUND_MS)
+    produce(broker, topics, first)
+    job = CollectedOutput(start_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path)))
+    wait_for(lambda: latest_checkpoint(tmp_path / "checkpoints") is not None and read_results(tmp_path / "results"),
+             RESULT_TIMEOUT, "a committed window and a retained checkpoint", interval=0.5)
+    committed_before_crash = read_results(tmp_path / "results")
+    java = [p for p in psutil.Process(job.process.pid).children(recursive=True) if "java" in p.name()]
+    assert java, "no JVM under the job process"
+    for process in java:
+        process.send_signal(signal.SIGKILL)
+    assert job.finish(60) != 0
+    assert len(committed_before_crash) < len(expected), "every window was committed before the crash"
+
+    produce(broker, topics, second)
+    produce_sentinels(broker, topics, events)
+    job = CollectedOutput(start_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path, "--from-checkpoint", "latest")))
+    try:
+        rows = wait_for_results(tmp_path / "results", expected, job)
+    finally:
+        stop_job(job)
+    assert comparable(rows) == comparable(expected)
+
+
+def test_unreachable_broker_fails_fast(topics, tmp_path):
+    started = time.monotonic()
+    result = run_ctr(*job_args(f"127.0.0.1:{free_port()}", topics, tmp_path), timeout=90)
+    assert result.returncode != 0 and time.monotonic() - started < 60
+    assert "cannot reach Kafka" in result.stderr
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--checkpoint-dir", "/proc/ctr-checkpoints"], "checkpoint directory"),
+    (["--from-checkpoint", "/nowhere/chk-1"], "not a checkpoint"),
+    (["--connector-jars", "/nowhere/kafka.jar"], "not found"),
+])
+def test_bad_paths_fail_fast(broker, topics, tmp_path, extra, message):
+    result = run_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path), *extra, timeout=60)
+    assert result.returncode == 1
+    assert message in result.stderr
+
+
+def test_bad_job_flag_exits_2(tmp_path):
+    result = run_ctr("job", "--window", "30 seconds", timeout=30)
+    assert result.returncode == 2 and "--window" in result.stderr
