@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test test-fast broker produce clean
+.PHONY: help setup demo test test-fast broker crd clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -32,6 +32,10 @@ test-fast: setup ## run the tests not marked slow
 
 broker: setup ## run the embedded broker in the foreground (Ctrl-C stops it)
 	$(BIN)/ctr broker
+
+crd: setup ## regenerate the Producer CRD files from operator/crd.py
+	$(BIN)/python -m ctr_operator.crd > k8s/producer-crd.yaml
+	cp k8s/producer-crd.yaml helm/crds/producer-crd.yaml
 
 clean: ## remove the virtualenv and local run data
 	rm -rf $(VENV) .run

@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 from ctr import broker_cli
 from ctr_job import cli as job_cli
 from ctr_job import demo, results
+from ctr_operator import cli as operator_cli
 from ctr_producer import cli as producer_cli
 
 
@@ -16,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ctr", description="Real-time click-through-rate pipeline.")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level of ctr's own messages")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for part in (producer_cli, job_cli, results, demo, broker_cli):
+    for part in (producer_cli, job_cli, results, demo, operator_cli, broker_cli):
         part.add_parser(subparsers)
     return parser
 

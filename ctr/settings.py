@@ -110,13 +110,15 @@ MAX_EVENTS = Setting("max-events", _number(int, 1), None, "stop after this many 
 DURATION = Setting("duration", _duration, None, "stop after this long (unbounded when unset)")
 DRAIN_TIMEOUT = Setting("drain-timeout", _duration, None, "on shutdown, send clicks coming due within this long (default: max-click-delay)")
 CONFIG_FILE = Setting("config-file", _readable_file, None, "JSON/YAML file of live settings, re-read when it changes and on SIGHUP")
+CONFIG_MAP = Setting("config-map", _text, None, "name of a Kubernetes ConfigMap of live settings (key settings.yaml), watched through the API")
+NAMESPACE = Setting("namespace", _text, None, "Kubernetes namespace of the config map (default: the pod's own)")
 METRICS_PORT = Setting("metrics-port", _number(int, 1, 65535), None, "serve Prometheus metrics on this port")
 PROGRESS_INTERVAL = Setting("progress-interval", _duration, "5s", "how often to print a progress line to stderr")
 
 PRODUCER_SETTINGS: tuple[Setting, ...] = (
     BOOTSTRAP_SERVERS, IMPRESSIONS_TOPIC, CLICKS_TOPIC, RATE, CLICK_PROBABILITY, MAX_CLICK_DELAY,
     CAMPAIGNS, CAMPAIGN_WEIGHTS, STATE, SEED, MAX_EVENTS, DURATION, DRAIN_TIMEOUT, CONFIG_FILE,
-    METRICS_PORT, PROGRESS_INTERVAL,
+    CONFIG_MAP, NAMESPACE, METRICS_PORT, PROGRESS_INTERVAL,
 )
 LIVE_SETTINGS: tuple[Setting, ...] = tuple(s for s in PRODUCER_SETTINGS if s.live)
 
@@ -195,6 +197,15 @@ JOB_SETTINGS: tuple[Setting, ...] = (
     LOG_DIR, FLINK_LOG_LEVEL, CONNECTOR_JARS,
 )
 
+NAMESPACES = Setting("namespaces", _text, None, "namespaces whose Producers the operator manages, a,b (all namespaces when unset)")
+PEERING = Setting("peering", _text, "standalone", "'standalone' (one operator replica) or the name of a kopf peering object for several")
+RESYNC_INTERVAL = Setting("resync-interval", _duration, "30s", "how often the operator reconciles every Producer and refreshes its status")
+PRODUCER_IMAGE = Setting("producer-image", _text, "ctr-producer:0.1.0", "image of producer pods whose Producer names none")
+
+OPERATOR_SETTINGS: tuple[Setting, ...] = (
+    NAMESPACES, PEERING, RESYNC_INTERVAL, PRODUCER_IMAGE, BOOTSTRAP_SERVERS, IMPRESSIONS_TOPIC, CLICKS_TOPIC,
+)
+
 DATA_DIR = Setting("data-dir", _text, "ctr-data/demo", "where the demo keeps results, checkpoints and logs (cleared at start)")
 
 #: The demo runs the producer and the job with these settings; a demo shows a known true CTR per campaign.
@@ -205,7 +216,8 @@ DEMO_SETTINGS: tuple[Setting, ...] = (
 )
 
 #: Which ``ctr`` subcommand takes which settings.
-COMMAND_SETTINGS: dict[str, tuple[Setting, ...]] = {"produce": PRODUCER_SETTINGS, "job": JOB_SETTINGS, "demo": DEMO_SETTINGS, "broker": BROKER_SETTINGS}
+COMMAND_SETTINGS: dict[str, tuple[Setting, ...]] = {"produce": PRODUCER_SETTINGS, "job": JOB_SETTINGS, "demo": DEMO_SETTINGS, "operator": OPERATOR_SETTINGS,
+                                                   "broker": BROKER_SETTINGS}
 
 
 def settings_table() -> str:

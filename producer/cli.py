@@ -4,6 +4,7 @@ import argparse
 import logging
 import signal
 import sys
+import threading
 from typing import Optional
 
 from ctr import settings
@@ -25,7 +26,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=lambda args: run(parser, args))
 
 
-def _config_source(parser: argparse.ArgumentParser, values: dict, path: Optional[str]) -> Optional[ConfigSource]:
+def _config_source(parser: argparse.ArgumentParser, values: dict) -> Optional[ConfigSource]:
+    path, config_map = values["config_file"], values["config_map"]
+    if path is not None and config_map is not None:
+        settings.fail(parser, f"{settings.CONFIG_FILE.flag} and {settings.CONFIG_MAP.flag} exclude each other")
+    if config_map is not None:
+        from ctr_producer.config_map_source import ConfigMapConfigSource
+
+        return ConfigMapConfigSource(config_map, values["namespace"])
     if path is None:
         return None
     try:
@@ -42,7 +50,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         initial_live_settings(values)
     except LiveSettingsError as err:
         settings.fail(parser, str(err))
-    source = _config_source(parser, values, values["config_file"])
+    source = _config_source(parser, values)
     metrics = ProducerMetrics()
     metrics.serve(values["metrics_port"])
     producer = TrafficProducer(values, source, metrics)
@@ -55,6 +63,13 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         log.error("fatal Kafka error: %s", err)
         print(producer.summary.to_json(), flush=True)
         return 1
+    if values["config_map"] is not None and not producer.stopped_by_request:
+        metrics.completed.set(1)
+        print("[ctr produce] bounded run complete; waiting for SIGTERM (a Deployment would restart an exited pod)", file=sys.stderr, flush=True)
+        done = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
+        signal.signal(signal.SIGINT, lambda *_: done.set())
+        done.wait()
     s = summary
     print(f"[ctr produce] done: impressions {s.impressions}, clicks {s.clicks}, clicks dropped at the drain deadline "
           f"{s.clicks_dropped}, delivery errors {s.delivery_errors}, config errors {s.config_errors}", file=sys.stderr, flush=True)

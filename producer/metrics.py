@@ -15,6 +15,7 @@ class ProducerMetrics:
         self.delivery_errors = Counter("delivery_errors", "Messages the broker did not take", registry=self.registry)
         self.pending_clicks = Gauge("pending_clicks", "Clicks scheduled and not yet sent", registry=self.registry)
         self.target_rate = Gauge("target_rate", "Target impressions per second (0 while paused)", registry=self.registry)
+        self.completed = Gauge("completed", "1 once a bounded run (max events or duration) has sent everything", registry=self.registry)
 
     def serve(self, port: Optional[int]) -> None:
         """Serve ``/metrics`` on ``port`` (nothing when None)."""

@@ -186,6 +186,11 @@ class TrafficProducer:
         self._last_progress = (now, self.summary.impressions)
         self._next_progress = now + self._values["progress_interval"]
 
+    @property
+    def stopped_by_request(self) -> bool:
+        """True when the run ended by request_stop (a signal), not by its bound."""
+        return self._stop.is_set()
+
     def run(self) -> Summary:
         """Send until stopped or a bound is reached, drain, flush, and return the summary."""
         now = time.time()

@@ -1,0 +1,1 @@
+"""The kopf operator for the ``Producer`` custom resource (``ctr operator``)."""
