@@ -7,7 +7,18 @@ BIN := $(VENV)/bin
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test test-fast broker crd clean
+# The Kubernetes path: one tag for the three images (the chart's images.tag must equal it).
+IMAGE_TAG ?= 0.1.0
+JOB_IMAGE := ctr-job:$(IMAGE_TAG)
+PRODUCER_IMAGE := ctr-producer:$(IMAGE_TAG)
+OPERATOR_IMAGE := ctr-operator:$(IMAGE_TAG)
+KIND_CLUSTER ?= ctr
+NAMESPACE ?= default
+RELEASE ?= ctr
+
+need = @command -v $(1) >/dev/null 2>&1 || { echo "$(1) is missing: $(2)"; exit 1; }
+
+.PHONY: help setup demo test test-fast broker crd clean kind-up kind-down images deploy undeploy results lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -36,6 +47,41 @@ broker: setup ## run the embedded broker in the foreground (Ctrl-C stops it)
 crd: setup ## regenerate the Producer CRD files from operator/crd.py
 	$(BIN)/python -m ctr_operator.crd > k8s/producer-crd.yaml
 	cp k8s/producer-crd.yaml helm/crds/producer-crd.yaml
+
+images: ## build the job, producer and operator images
+	$(call need,docker,install Docker: https://docs.docker.com/get-docker/)
+	docker build -f docker/job.Dockerfile -t $(JOB_IMAGE) .
+	docker build -f docker/python.Dockerfile --target producer -t $(PRODUCER_IMAGE) .
+	docker build -f docker/python.Dockerfile --target operator -t $(OPERATOR_IMAGE) .
+
+kind-up: images ## create the kind cluster (if absent), load the images, build the chart's dependencies
+	$(call need,kind,install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation)
+	$(call need,helm,install Helm 3: https://helm.sh/docs/intro/install/)
+	$(call need,kubectl,install kubectl: https://kubernetes.io/docs/tasks/tools/)
+	kind get clusters | grep -qx $(KIND_CLUSTER) || kind create cluster --config kind-config.yaml --name $(KIND_CLUSTER)
+	kind load docker-image --name $(KIND_CLUSTER) $(JOB_IMAGE) $(PRODUCER_IMAGE) $(OPERATOR_IMAGE)
+	helm dependency build helm
+
+kind-down: ## delete the kind cluster
+	$(call need,kind,install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation)
+	kind delete cluster --name $(KIND_CLUSTER)
+
+deploy: ## install or upgrade the chart into $(NAMESPACE)
+	$(call need,helm,install Helm 3: https://helm.sh/docs/intro/install/)
+	helm upgrade --install $(RELEASE) ./helm --namespace $(NAMESPACE) --create-namespace --set images.tag=$(IMAGE_TAG)
+
+undeploy: ## uninstall the chart (Producers go first, so the operator can still see them)
+	$(call need,helm,install Helm 3: https://helm.sh/docs/intro/install/)
+	$(call need,kubectl,install kubectl: https://kubernetes.io/docs/tasks/tools/)
+	-kubectl delete producers --all --namespace $(NAMESPACE)
+	-helm uninstall $(RELEASE) --namespace $(NAMESPACE)
+
+results: ## print the committed CTR results from the cluster's volume as CSV
+	$(call need,kubectl,install kubectl: https://kubernetes.io/docs/tasks/tools/)
+	kubectl exec --namespace $(NAMESPACE) deploy/$(RELEASE)-job -- ctr results /flink-data/results --format csv
+
+lint: setup ## helm lint --strict and the chart's offline checks
+	$(BIN)/pytest tests/test_helm.py $(PYTEST_ARGS)
 
 clean: ## remove the virtualenv and local run data
 	rm -rf $(VENV) .run

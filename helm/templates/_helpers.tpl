@@ -1,0 +1,50 @@
+{{/* Name of the release's objects (at most 40 characters, so that suffixes fit). */}}
+{{- define "ctr.fullname" -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels of every object of the chart; call with (dict "root" $ "component" "name"). */}}
+{{- define "ctr.labels" -}}
+app.kubernetes.io/name: ctr
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/component: {{ .component }}
+app.kubernetes.io/part-of: ctr
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+{{- end -}}
+
+{{/* Selector labels of a component; call like ctr.labels. */}}
+{{- define "ctr.selectorLabels" -}}
+app.kubernetes.io/name: ctr
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* The Kafka bootstrap address that Strimzi's Kafka serves. */}}
+{{- define "ctr.bootstrapServers" -}}
+{{ include "ctr.fullname" . }}-kafka-bootstrap:9092
+{{- end -}}
+
+{{/* An image of ours: repository and the one tag. */}}
+{{- define "ctr.image" -}}
+{{ .repository }}:{{ .root.Values.images.tag }}
+{{- end -}}
+
+{{/* Pod security context of our pods. */}}
+{{- define "ctr.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid }}
+runAsGroup: {{ .uid }}
+fsGroup: {{ .uid }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Container security context of our containers; readOnly says whether the root filesystem is read-only. */}}
+{{- define "ctr.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: {{ .readOnly }}
+capabilities:
+  drop: ["ALL"]
+{{- end -}}

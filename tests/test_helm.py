@@ -1,0 +1,261 @@
+"""The chart, checked offline with the real helm v3 binary and real schemas (no cluster here).
+
+The dependency charts (Strimzi, Flink operator) cannot be downloaded here, so every test renders
+a temporary copy of the chart with the dependencies stripped from Chart.yaml: our own templates,
+exactly as they are, without the operators' charts.
+"""
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from ctr import settings, topics
+from ctr_operator import crd
+from helm_tool import helm_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_CRDS = ROOT.parent / "shared" / "crds"
+VARIANTS = {
+    "default": [],
+    "persistent": ["--set", "kafka.storage.type=persistent-claim", "--set", "kafka.replicas=3", "--set", "job.storage.class=standard"],
+    "operators-disabled": ["--set", "strimzi-kafka-operator.enabled=false", "--set", "flink-kubernetes-operator.enabled=false"],
+    "producer": ["--set", "producer.enabled=true", "--set", "producer.rate=250"],
+}
+UPSTREAM = {
+    "Kafka": "strimzi-040-Crd-kafka.yaml", "KafkaTopic": "strimzi-043-Crd-kafkatopic.yaml",
+    "KafkaNodePool": "strimzi-045-Crd-kafkanodepool.yaml", "FlinkDeployment": "flink-flinkdeployments.flink.apache.org-v1.yml",
+}
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    return str(helm_binary())
+
+
+@pytest.fixture(scope="session")
+def chart(tmp_path_factory) -> Path:
+    """A copy of helm/ without its dependencies (they cannot be fetched offline)."""
+    copy_dir = tmp_path_factory.mktemp("chart") / "ctr"
+    shutil.copytree(ROOT / "helm", copy_dir, ignore=shutil.ignore_patterns("charts", "Chart.lock"))
+    meta = yaml.safe_load((copy_dir / "Chart.yaml").read_text())
+    meta.pop("dependencies")
+    (copy_dir / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    return copy_dir
+
+
+def render(helm: str, chart: Path, *args: str) -> list[dict]:
+    result = subprocess.run([helm, "template", "ctr", str(chart), "--namespace", "ctr", *args], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def test_chart_declares_both_operators_with_conditions():
+    meta = yaml.safe_load((ROOT / "helm" / "Chart.yaml").read_text())
+    dependencies = {d["name"]: d for d in meta["dependencies"]}
+    assert set(dependencies) == {"strimzi-kafka-operator", "flink-kubernetes-operator"}
+    for name, dependency in dependencies.items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", dependency["version"]), f"{name} is not pinned"
+        assert dependency["condition"] == f"{name}.enabled"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_lint_strict(helm, chart, variant):
+    result = subprocess.run([helm, "lint", "--strict", str(chart), *VARIANTS[variant]], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_builtin_objects_validate_for_kubernetes_1_30(helm, chart, variant, tmp_path):
+    documents = [d for d in render(helm, chart, *VARIANTS[variant]) if "/" not in d["apiVersion"] or d["apiVersion"].split("/")[0].endswith("k8s.io") or d["apiVersion"].startswith("apps/")]
+    assert {d["kind"] for d in documents} >= {"Deployment", "ServiceAccount", "Role", "RoleBinding", "PersistentVolumeClaim", "Service", "Pod"}
+    paths = []
+    for n, document in enumerate(documents):
+        path = tmp_path / f"{n}-{document['kind']}.yaml"
+        path.write_text(yaml.safe_dump(document))
+        paths.append(str(path))
+    result = subprocess.run([sys.executable, "-m", "kubernetes_validate", "--strict", "-k", "1.30.0", "--quiet", *paths],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def strict(schema: dict) -> dict:
+    """The schema with unknown fields rejected, as the API server does with strict field validation."""
+    schema = copy.deepcopy(schema)
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "properties" in node and "additionalProperties" not in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+                node["additionalProperties"] = False
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return schema
+
+
+def served_schema(crd_document: dict, api_version: str) -> dict:
+    version = api_version.split("/")[1]
+    return next(v["schema"]["openAPIV3Schema"] for v in crd_document["spec"]["versions"] if v["name"] == version and v["served"])
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_custom_resources_validate_against_the_upstream_crds(helm, chart, variant):
+    if not SHARED_CRDS.is_dir():
+        pytest.skip(f"the upstream CRDs are not here ({SHARED_CRDS} is absent): Kafka, KafkaNodePool, KafkaTopic, FlinkDeployment unchecked")
+    documents = render(helm, chart, *VARIANTS[variant])
+    checked = set()
+    for document in documents:
+        if document["kind"] in UPSTREAM:
+            upstream = yaml.safe_load((SHARED_CRDS / UPSTREAM[document["kind"]]).read_text())
+            assert document["apiVersion"].split("/")[0] == upstream["spec"]["group"]
+            assert set(document) <= {"apiVersion", "kind", "metadata", "spec"}
+            schema = strict(served_schema(upstream, document["apiVersion"])["properties"]["spec"])
+            errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(document["spec"]), key=str)
+            assert not errors, f"{document['kind']} {document['metadata']['name']}: " + "; ".join(
+                f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5])
+            checked.add(document["kind"])
+    assert checked == set(UPSTREAM)
+
+
+def test_producers_validate_against_our_crd(helm, chart):
+    schema = strict(served_schema(crd.producer_crd(), f"{crd.GROUP}/{crd.VERSION}")["properties"]["spec"])
+    producers = [d for d in render(helm, chart, *VARIANTS["producer"]) if d["kind"] == crd.KIND]
+    producers += [yaml.safe_load(p.read_text()) for p in (ROOT / "k8s").glob("producer-*.yaml") if "crd" not in p.name]
+    assert len(producers) >= 3
+    for producer in producers:
+        jsonschema.Draft4Validator(schema).validate(producer["spec"])
+
+
+def test_values_schema_rejects_wrong_types(helm, chart):
+    for bad in ("kafka.replicas=many", "producer.rate=-1", "job.ui.nodePort=80", "kafka.storage.type=tape", "images.pullPolicy=Sometimes"):
+        result = subprocess.run([helm, "template", "ctr", str(chart), "--set", bad], capture_output=True, text=True)
+        assert result.returncode != 0, f"{bad} was accepted"
+        assert bad.split("=")[0].split(".")[-1] in result.stderr
+
+
+def test_every_value_is_documented():
+    text = (ROOT / "helm" / "values.yaml").read_text()
+    documented = set(re.findall(r"## @param (\S+)", text))
+
+    def leaves(node, prefix=""):
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            if isinstance(value, dict) and value and not any(path.startswith(d) for d in documented):
+                yield from leaves(value, path + ".")
+            else:
+                yield path
+
+    missing = [path for path in leaves(yaml.safe_load(text)) if not any(path == d or path.startswith(d + ".") for d in documented)]
+    assert not missing, f"values without a ## @param line: {missing}"
+
+
+def test_topics_equal_the_code(helm, chart):
+    values = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["topics"]
+    assert {key: (t["name"], t["partitions"]) for key, t in values.items()} == {
+        "impressions": (topics.IMPRESSIONS, topics.DEFAULT_PARTITIONS), "clicks": (topics.CLICKS, topics.DEFAULT_PARTITIONS),
+        "dlq": (topics.DLQ, topics.DEFAULT_PARTITIONS)}
+    rendered = {d["spec"]["topicName"]: d["spec"]["partitions"] for d in render(helm, chart) if d["kind"] == "KafkaTopic"}
+    assert rendered == {name: topics.DEFAULT_PARTITIONS for name in topics.TopicNames().all()}
+
+
+def flink_deployment(helm, chart) -> dict:
+    return next(d for d in render(helm, chart) if d["kind"] == "FlinkDeployment")
+
+
+def test_flink_deployment_runs_the_image_s_job(helm, chart):
+    dockerfile = (ROOT / "docker" / "job.Dockerfile").read_text()
+    job = flink_deployment(helm, chart)["spec"]["job"]
+    args = job["args"]
+    copied = re.search(r"^COPY job/flink_entry.py (\S+)$", dockerfile, re.M).group(1)
+    assert args[:2] == ["-py", copied]
+    flink_version = re.search(r"^ARG FLINK_VERSION=(\S+)$", dockerfile, re.M).group(1)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert f'"apache-flink=={flink_version}"' in pyproject
+    assert job["jarURI"] == f"local:///opt/flink/opt/flink-python-{flink_version}.jar"
+    assert flink_deployment(helm, chart)["spec"]["flinkVersion"] == "v" + "_".join(flink_version.split(".")[:2])
+    assert job["entryClass"] == "org.apache.flink.client.python.PythonDriver" and job["upgradeMode"] == "last-state"
+
+
+def test_flink_deployment_flags_are_flags_of_ctr_job(helm, chart):
+    args = flink_deployment(helm, chart)["spec"]["job"]["args"][2:]
+    flags = [a for a in args if a.startswith("--")]
+    known = {s.flag for s in settings.JOB_SETTINGS}
+    assert flags and set(flags) <= known, set(flags) - known
+    assert len(args) == 2 * len(flags), "every flag takes a value"
+    for flag, value in zip(args[::2], args[1::2]):
+        setting = next(s for s in settings.JOB_SETTINGS if s.flag == flag)
+        setting.parse_text(value)
+
+
+def test_flink_pods_keep_state_on_the_volume(helm, chart):
+    spec = flink_deployment(helm, chart)["spec"]
+    pod = spec["podTemplate"]["spec"]
+    mount = pod["containers"][0]["volumeMounts"][0]
+    assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "ctr-flink-data"
+    assert pod["securityContext"]["fsGroup"] == 9999
+    data = mount["mountPath"]
+    assert spec["flinkConfiguration"]["execution.checkpointing.dir"] == f"file://{data}/checkpoints"
+    assert spec["flinkConfiguration"]["high-availability.type"] == "kubernetes"
+    args = spec["job"]["args"]
+    assert args[args.index("--output-dir") + 1].startswith(data) and args[args.index("--checkpoint-dir") + 1].startswith(data)
+
+
+def test_image_names_and_tag_equal_the_makefile(helm, chart):
+    makefile = (ROOT / "Makefile").read_text()
+    tag = re.search(r"^IMAGE_TAG \?= (\S+)$", makefile, re.M).group(1)
+    names = dict(re.findall(r"^(\w+)_IMAGE := ([\w-]+):\$\(IMAGE_TAG\)$", makefile, re.M))
+    values = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["images"]
+    assert values["tag"] == tag
+    assert (values["job"], values["producer"], values["operator"]) == (names["JOB"], names["PRODUCER"], names["OPERATOR"])
+    documents = render(helm, chart)
+    operator = next(d for d in documents if d["kind"] == "Deployment")
+    container = operator["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert container["image"] == f"{names['OPERATOR']}:{tag}" and env["CTR_PRODUCER_IMAGE"] == f"{names['PRODUCER']}:{tag}"
+    assert flink_deployment(helm, chart)["spec"]["image"] == f"{names['JOB']}:{tag}"
+    assert set(env) <= {s.env for s in settings.OPERATOR_SETTINGS}
+
+
+def pods_of(documents: list[dict]) -> list[tuple[str, dict]]:
+    pods = []
+    for document in documents:
+        if document["kind"] == "Deployment":
+            pods.append((document["metadata"]["name"], document["spec"]["template"]["spec"]))
+        elif document["kind"] == "Pod":
+            pods.append((document["metadata"]["name"], document["spec"]))
+        elif document["kind"] == "FlinkDeployment":
+            pods.append((document["metadata"]["name"], document["spec"]["podTemplate"]["spec"]))
+    return pods
+
+
+def test_our_pods_are_hardened(helm, chart):
+    pods = pods_of(render(helm, chart))
+    assert len(pods) == 3
+    for name, pod in pods:
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False and context["capabilities"] == {"drop": ["ALL"]}, name
+            if name != "ctr-job":
+                assert context["readOnlyRootFilesystem"] is True, name
+                assert container["resources"]["requests"] and container["resources"]["limits"], name
+
+
+def test_kind_config_maps_the_flink_ui_port():
+    config = yaml.safe_load((ROOT / "kind-config.yaml").read_text())
+    mapping = config["nodes"][0]["extraPortMappings"][0]
+    node_port = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["job"]["ui"]["nodePort"]
+    assert config["kind"] == "Cluster" and mapping["containerPort"] == node_port
+    assert f"localhost:{mapping['hostPort']}" in (ROOT / "README.md").read_text()
