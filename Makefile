@@ -18,7 +18,7 @@ RELEASE ?= ctr
 
 need = @command -v $(1) >/dev/null 2>&1 || { echo "$(1) is missing: $(2)"; exit 1; }
 
-.PHONY: help setup demo test test-fast broker crd clean kind-up kind-down images deploy undeploy results lint
+.PHONY: help setup demo test test-fast bench broker crd clean kind-up kind-down images deploy undeploy results lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -43,6 +43,11 @@ test-fast: setup ## run the tests not marked slow
 
 broker: setup ## run the embedded broker in the foreground (Ctrl-C stops it)
 	$(BIN)/ctr broker
+
+bench: setup ## run the benchmarks (producer, job, soak: about 45 minutes) and record the figures in docs/benchmarks.md
+	$(BIN)/python -m bench.producer
+	$(BIN)/python -m bench.job
+	$(BIN)/python -m bench.soak
 
 crd: setup ## regenerate the Producer CRD files from operator/crd.py
 	$(BIN)/python -m ctr_operator.crd > k8s/producer-crd.yaml

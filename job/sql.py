@@ -6,6 +6,7 @@ go to the dead-letter topic with a reason.
 """
 
 from dataclasses import dataclass
+from typing import Optional
 
 from ctr.events import CLICK_FIELDS, IMPRESSION_FIELDS, SQL_TYPES
 
@@ -23,6 +24,8 @@ class JobSql:
     window_ms: int
     join_bound_ms: int
     out_of_orderness_ms: int
+    #: topic -> {partition: end offset}; a topic listed here is read only up to those offsets (bounded runs).
+    end_offsets: Optional[dict[str, dict[int, int]]] = None
 
 
 def _quote(text: str) -> str:
@@ -67,6 +70,14 @@ def _valid(fields: dict[str, type]) -> str:
     return " AND ".join(f"COALESCE({check}, FALSE)" for check in checks)
 
 
+def _bounded(topic: str, sql: JobSql) -> str:
+    offsets = (sql.end_offsets or {}).get(topic)
+    if offsets is None:
+        return ""
+    specific = ";".join(f"partition:{partition},offset:{offset}" for partition, offset in sorted(offsets.items()))
+    return f",\n    'scan.bounded.mode' = 'specific-offsets',\n    'scan.bounded.specific-offsets' = {_quote(specific)}"
+
+
 def source_table(name: str, topic: str, fields: dict[str, type], sql: JobSql) -> str:
     """A Kafka source of raw messages whose event time (from valid messages only) has a watermark."""
     return f"""
@@ -85,7 +96,7 @@ CREATE TEMPORARY TABLE {name} (
     'scan.startup.mode' = 'group-offsets',
     'scan.topic-partition-discovery.interval' = '60 s',
     'format' = 'raw',
-    'raw.charset' = 'UTF-8'
+    'raw.charset' = 'UTF-8'{_bounded(topic, sql)}
 )"""
 
 

@@ -4,7 +4,7 @@ import logging
 import re
 import uuid
 import urllib.request
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -84,12 +84,21 @@ def _scrape(pod_ip: str) -> dict[str, float]:
     return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\w+) ([0-9.eE+-]+)$", text, re.M)}
 
 
-def observe_pods(api_client: client.ApiClient, name: str, namespace: str) -> tuple[list[dict[str, Any]], Optional[int], bool]:
-    """The producer pods, events sent by them (None if unknown) and whether all of them completed."""
+class PodObservation(NamedTuple):
+    """What the producer pods show: themselves, events sent (None if unknown), completion, delivery errors."""
+
+    pods: list[dict[str, Any]]
+    events_sent: Optional[int]
+    completed: bool
+    delivery_errors: int
+
+
+def observe_pods(api_client: client.ApiClient, name: str, namespace: str) -> PodObservation:
+    """Read the producer pods and scrape their metrics."""
     selector = ",".join(f"{k}={v}" for k, v in desired.labels(name).items() if k != "app.kubernetes.io/managed-by")
     pods = client.CoreV1Api(api_client).list_namespaced_pod(namespace, label_selector=selector).items
     pods = [api_client.sanitize_for_serialization(pod) for pod in pods]
-    sent, completed, scraped = 0, True, 0
+    sent, completed, scraped, errors = 0, True, 0, 0
     for pod in pods:
         ip = (pod.get("status") or {}).get("podIP")
         if not ip:
@@ -101,7 +110,8 @@ def observe_pods(api_client: client.ApiClient, name: str, namespace: str) -> tup
         scraped += 1
         sent += int(metrics.get("impressions_total", 0) + metrics.get("clicks_total", 0))
         completed = completed and metrics.get("completed", 0) == 1
-    return pods, (sent if scraped else None), bool(scraped) and completed
+        errors += int(metrics.get("delivery_errors_total", 0))
+    return PodObservation(pods, sent if scraped else None, bool(scraped) and completed, errors)
 
 
 def _comparable(observed: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,11 +138,12 @@ def reconcile(api_client: client.ApiClient, producer: Mapping[str, Any], default
             record_event(api_client, producer, action.capitalize(), f"{obj['kind']} {obj['metadata']['name']} {action}")
     deployment = client.AppsV1Api(api_client).read_namespaced_deployment(desired.child_name(name), namespace)
     ready = (deployment.status.ready_replicas if deployment.status else None) or 0
-    pods, sent, completed = observe_pods(api_client, name, namespace)
-    error = error or status.pod_error(pods)
+    observed = observe_pods(api_client, name, namespace)
+    sent = observed.events_sent
+    error = error or status.pod_error(observed.pods) or status.delivery_error(observed.delivery_errors)
     previous = producer.get("status") or {}
     new_status = status.status(spec, meta.get("generation", 0), ready, sent if sent is not None else previous.get("eventsSent"),
-                               completed, error, previous)
+                               observed.completed, error, previous)
     if error and error != previous.get("lastError"):
         record_event(api_client, producer, "CannotRun", error, warning=True)
     if new_status["phase"] != previous.get("phase"):

@@ -33,6 +33,11 @@ def pod_error(pods: list[Mapping[str, Any]]) -> Optional[str]:
     return None
 
 
+def delivery_error(count: int) -> Optional[str]:
+    """A message when the producers failed to deliver messages (Kafka unreachable for long, for instance)."""
+    return f"{count} messages not delivered to Kafka (is bootstrapServers reachable?)" if count else None
+
+
 def status(spec: Mapping[str, Any], generation: int, ready_replicas: int, events_sent: Optional[int], completed: bool,
            error: Optional[str], previous: Mapping[str, Any]) -> dict[str, Any]:
     """The status to write; the Ready condition's transition time moves only when it flips."""

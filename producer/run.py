@@ -21,6 +21,8 @@ log = logging.getLogger("ctr.produce")
 
 MAX_BATCH = 2000
 MAX_SLEEP = 0.05
+#: Shortest sleep between rounds: events due meanwhile go out together, each with its exact ``ts``.
+MIN_SLEEP = 0.02
 FLUSH_TIMEOUT = 30.0
 
 
@@ -213,7 +215,9 @@ class TrafficProducer:
                 self._kafka.poll(0)
                 self.metrics.pending_clicks.set(len(self._schedule))
                 self._progress(now)
-                time.sleep(max(0.0, self._next_wake(now) - time.time()))
+                wait = self._next_wake(now) - time.time()
+                if wait > 0:
+                    time.sleep(max(wait, MIN_SLEEP))
             self._drain()
         finally:
             if self._source is not None:

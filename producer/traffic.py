@@ -35,7 +35,7 @@ class TrafficModel:
             index = next(self._round_robin)
         else:
             index = rng.choices(range(len(self._names)), cum_weights=self._cum_weights)[0]
-        impression = Impression(self._new_id(), f"user-{rng.randrange(USERS)}", self._names[index], ts)
+        impression = Impression(self._new_id(), f"user-{int(rng.random() * USERS)}", self._names[index], ts)
         if rng.random() >= self._probabilities[index]:
             return impression, None
         delay = rng.randint(0, self._max_delay_ms)

@@ -118,6 +118,7 @@ async def test_lifecycle_of_a_producer(cluster):
         deployment = await eventually(lambda: api.get(deployment_path("demo")), "the Deployment")
         config_map = await eventually(lambda: api.get(config_map_path("demo")), "the ConfigMap")
         producer = await api.get(api.producer_path("demo"))
+        assert not producer["metadata"].get("finalizers"), "a finalizer would make deleting the Producer wait for the operator"
         for owned in (deployment, config_map):
             assert owned["metadata"]["ownerReferences"][0]["uid"] == producer["metadata"]["uid"]
         for path in (f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/demo-producer",

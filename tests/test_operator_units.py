@@ -100,6 +100,12 @@ def test_pod_error_and_condition():
     assert again["conditions"][0]["lastTransitionTime"] == observed["conditions"][0]["lastTransitionTime"]
 
 
+def test_delivery_errors_make_the_producer_fail():
+    error = status.delivery_error(12)
+    assert "12 messages not delivered" in error and status.delivery_error(0) is None
+    assert status.status({"rate": 1}, 1, 1, 5, False, error, {})["phase"] == "Failed"
+
+
 def strict_schema() -> dict:
     """The CRD's schema as the API server applies it with strict field validation (kubectl's default)."""
     schema = copy.deepcopy(crd.producer_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"])

@@ -1,6 +1,7 @@
 """``ctr produce`` against the real broker: schema, keys, click model, shutdown and live changes."""
 
 import math
+import os
 import signal
 import time
 from collections import Counter
@@ -167,3 +168,32 @@ def test_bad_config_file_exits_2(tmp_path, text, field):
     result = run_ctr("produce", "--config-file", str(config), timeout=30)
     assert result.returncode == 2
     assert "--config-file" in result.stderr and field in result.stderr
+
+
+def test_metrics_endpoint_and_sighup_reload(broker, topics, tmp_path):
+    import urllib.request
+
+    from ctr.broker import free_port
+
+    config = tmp_path / "live.json"
+    config.write_text('{"rate": 20}')
+    port = free_port()
+    process = start_ctr(*topic_args(broker, topics), "--config-file", str(config), "--metrics-port", str(port), "--progress-interval", "200ms")
+    output = CollectedOutput(process)
+    try:
+        output.wait_for_stderr(lambda line: "target 20/s" in line, 30, "the producer at 20/s")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            metrics = response.read().decode()
+        for name in ("impressions_total", "clicks_total", "delivery_errors_total", "pending_clicks", "target_rate"):
+            assert f"\n{name} " in metrics, name
+        stat = config.stat()
+        replacement = tmp_path / "replacement.json"
+        replacement.write_text('{"rate": 40}')
+        os.utime(replacement, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        os.replace(replacement, config)
+        assert (config.stat().st_mtime_ns, config.stat().st_size) == (stat.st_mtime_ns, stat.st_size), "polling would see it"
+        process.send_signal(signal.SIGHUP)
+        output.wait_for_stderr(lambda line: "target 40/s" in line, 10, "the SIGHUP reload")
+    finally:
+        process.send_signal(signal.SIGTERM)
+    assert output.finish(30) == 0

@@ -1,5 +1,6 @@
 """Plain functions: durations, campaign lists, live settings and the traffic model."""
 
+import json
 import math
 from collections import Counter
 
@@ -33,6 +34,9 @@ def test_events_round_trip_and_reject_malformed():
     impression = Impression("i1", "u1", "c1", 1700000000000)
     click = Click("k1", "i1", "u1", 1700000001000)
     assert decode_impression(encode(impression)) == impression
+    tricky = Impression('quote"back\\slash', "ünï", "c\n1", -5)
+    assert json.loads(encode(tricky)) == tricky._asdict()
+    assert encode(impression) == json.dumps(impression._asdict(), separators=(",", ":")).encode()
     assert decode_click(encode(click)) == click
     for payload, reason in [(b"{", "not JSON"), (b"[]", "not a JSON object"), (b'{"impr_id":"i"}', "missing field"),
                             (b'{"impr_id":"i","user_id":"u","campaign_id":"c","ts":"soon"}', "ts is not BIGINT")]:

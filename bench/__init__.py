@@ -1,0 +1,1 @@
+"""Benchmarks of ctr: each prints its figures and records them in docs/benchmarks.md."""

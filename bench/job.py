@@ -1,0 +1,205 @@
+"""Job benchmark: throughput of the CTR plan against the naive inner join and a parse-only ceiling,
+freshness of committed windows in a live run, and scale in campaigns (throughput, peak memory, state size).
+
+Run: python -m bench.job [--quick]
+"""
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from confluent_kafka import Producer
+
+from bench.common import Figure, TreeMemory, percentile, report
+from ctr import settings
+from ctr.broker import EmbeddedBroker
+from ctr.campaigns import parse_campaigns
+from ctr.events import encode, message_key
+from ctr.reference import reference_ctr
+from ctr.topics import TopicNames
+from ctr_job.checkpoints import latest_checkpoint
+from ctr_job.results import read_results
+from ctr_producer.live import LiveSettings
+from ctr_producer.traffic import TrafficModel
+
+EVENT_TIME_RATE = 20_000
+WINDOW_MS, JOIN_BOUND_MS = 30_000, 15_000
+PLANS = ("ctr", "inner-join", "parse-only")
+
+
+def preload(broker: EmbeddedBroker, names: TopicNames, impressions: int, campaigns: int) -> tuple[list, list, dict]:
+    """Put seeded traffic on the topics; return the events and each topic's end offsets."""
+    live = LiveSettings(rate=EVENT_TIME_RATE, click_probability=0.25, max_click_delay=10.0,
+                        campaigns=parse_campaigns(str(campaigns)), campaign_weights=None, state="Running")
+    model = TrafficModel(live, seed=7)
+    end_offsets: dict[str, dict[int, int]] = {names.impressions: {}, names.clicks: {}}
+
+    def delivered(err, msg) -> None:
+        assert err is None, err
+        offsets = end_offsets[msg.topic()]
+        offsets[msg.partition()] = max(offsets.get(msg.partition(), 0), msg.offset() + 1)
+
+    producer = Producer({"bootstrap.servers": broker.bootstrap_servers, "linger.ms": 50, "compression.type": "lz4",
+                         "queue.buffering.max.messages": 2_000_000, "on_delivery": delivered})
+    base = 1_700_000_000_000 - 1_700_000_000_000 % WINDOW_MS
+    shown, clicked = [], []
+    for k in range(impressions):
+        impression, click = model.impression(base + k * 1000 // EVENT_TIME_RATE)
+        shown.append(impression)
+        producer.produce(names.impressions, encode(impression), message_key(impression))
+        if click is not None:
+            clicked.append(click)
+            producer.produce(names.clicks, encode(click), message_key(click))
+        if k % 50_000 == 0:
+            producer.poll(0)
+    assert producer.flush(120) == 0
+    return shown, clicked, end_offsets
+
+
+def run_plan(plan: str, names: TopicNames, broker: EmbeddedBroker, end_offsets: dict, work: Path) -> tuple[float, float]:
+    """Run one plan to the end of the bounded input in its own process; return (seconds, peak MiB of the process tree)."""
+    config = {"plan": plan, "bootstrap_servers": broker.bootstrap_servers, "topics": names.all(),
+              "end_offsets": {topic: {str(p): o for p, o in offsets.items()} for topic, offsets in end_offsets.items()},
+              "work": str(work)}
+    process = subprocess.Popen([sys.executable, "-m", "bench.job", "--run-plan", json.dumps(config)], stdout=subprocess.PIPE, text=True)
+    with TreeMemory(process.pid) as memory:
+        stdout, _ = process.communicate()
+    assert process.returncode == 0, f"plan {plan} failed"
+    return json.loads(stdout.strip().splitlines()[-1])["seconds"], memory.peak_mib
+
+
+def _run_plan_here(config: dict) -> None:
+    """The child side of run_plan: build the plan from the job's own SQL and time it."""
+    from pyflink.common import Configuration
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    from ctr_job.jars import connector_jars
+    from ctr_job.runtime import flink_configuration, prepare_jvm_environment
+    from ctr_job.sql import JobSql, statements
+
+    work = Path(config["work"])
+    impressions, clicks, dlq = config["topics"]
+    defaults = {s.dest: s.parse_text(s.default) for s in settings.JOB_SETTINGS if s.default is not None}
+    values = {**defaults, "checkpoint_dir": str(work / "checkpoints"), "parallelism": 2, "from_checkpoint": None}
+    prepare_jvm_environment(work / "logs", "WARN", work / "tmp")
+    sql = JobSql(bootstrap_servers=config["bootstrap_servers"], impressions_topic=impressions, clicks_topic=clicks, dlq_topic=dlq,
+                 group_id="bench", output_path=(work / "results").resolve().as_uri(), window_ms=WINDOW_MS,
+                 join_bound_ms=JOIN_BOUND_MS, out_of_orderness_ms=5000,
+                 end_offsets={t: {int(p): o for p, o in offsets.items()} for t, offsets in config["end_offsets"].items()})
+    ddl, inserts = statements(sql)
+    if config["plan"] == "inner-join":
+        ddl = [statement.replace("LEFT JOIN", "JOIN") for statement in ddl]
+    if config["plan"] == "parse-only":
+        ddl.append("CREATE TEMPORARY TABLE parsed (id STRING) WITH ('connector' = 'blackhole')")
+        inserts = ["INSERT INTO parsed SELECT impr_id FROM valid_impressions", "INSERT INTO parsed SELECT click_id FROM valid_clicks"]
+    flink = Configuration()
+    for key, value in flink_configuration(values, connector_jars(), work / "tmp", None).items():
+        flink.set_string(key, value)
+    table_env = TableEnvironment.create(EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(flink).build())
+    for statement in ddl:
+        table_env.execute_sql(statement)
+    statement_set = table_env.create_statement_set()
+    for statement in inserts:
+        statement_set.add_insert_sql(statement)
+    started = time.monotonic()
+    statement_set.execute().wait()
+    print(json.dumps({"seconds": time.monotonic() - started}))
+
+
+def throughput(broker: EmbeddedBroker, impressions: int, campaigns: int, plans: tuple[str, ...], check: bool) -> dict[str, tuple[float, float]]:
+    """events/s and peak MiB per plan on one preloaded input; the CTR plan's output is checked against the reference."""
+    names = TopicNames.with_suffix(f"jb{time.monotonic_ns()}")
+    broker.create_topics(names.all())
+    shown, clicked, end_offsets = preload(broker, names, impressions, campaigns)
+    events = len(shown) + len(clicked)
+    measured = {}
+    for plan in plans:
+        with tempfile.TemporaryDirectory() as work:
+            seconds, peak = run_plan(plan, names, broker, end_offsets, Path(work))
+            if plan == "ctr" and check:
+                expected = reference_ctr(shown, clicked, WINDOW_MS, JOIN_BOUND_MS)
+                got = read_results(Path(work) / "results")
+                assert [r[:5] for r in got] == [r[:5] for r in expected], "the CTR output differs from the reference"
+        measured[plan] = (events / seconds, peak)
+    return measured
+
+
+def freshness(broker: EmbeddedBroker, seconds: float, rate: int, job_flags: list[str]) -> tuple[list[float], list[int]]:
+    """Live run: delays (s) from each window's end to its rows being committed, and checkpoint sizes over time."""
+    names = TopicNames.with_suffix(f"jf{time.monotonic_ns()}")
+    broker.create_topics(names.all())
+    work = Path(tempfile.mkdtemp())
+    common = ["--bootstrap-servers", broker.bootstrap_servers, "--impressions-topic", names.impressions, "--clicks-topic", names.clicks]
+    producer = subprocess.Popen([sys.executable, "-m", "ctr.cli", "produce", *common, "--rate", str(rate), "--progress-interval", "1h"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    job = subprocess.Popen([sys.executable, "-m", "ctr.cli", "job", *common, "--dlq-topic", names.dlq, "--output-dir", str(work / "results"),
+                            "--checkpoint-dir", str(work / "checkpoints"), "--log-dir", str(work / "logs"), *job_flags],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    delays, state_sizes, seen = [], [], set()
+    deadline = time.monotonic() + seconds
+    next_state = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            now = time.time()
+            for row in read_results(work / "results"):
+                if row not in seen:
+                    seen.add(row)
+                    end = time.mktime(time.strptime(row.window_end + " UTC", "%Y-%m-%d %H:%M:%S %Z")) - time.timezone
+                    delays.append(now - end)
+            if time.monotonic() >= next_state:
+                checkpoint = latest_checkpoint(work / "checkpoints")
+                if checkpoint is not None:
+                    state_sizes.append(sum(f.stat().st_size for f in checkpoint.rglob("*") if f.is_file()))
+                next_state += 5
+            time.sleep(0.2)
+    finally:
+        for process in (producer, job):
+            process.terminate()
+            process.wait(60)
+        shutil.rmtree(work, ignore_errors=True)
+    return delays, state_sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a run of about a minute; figures are printed, not recorded")
+    parser.add_argument("--impressions", type=int, default=1_000_000, help="impressions preloaded for the throughput runs")
+    parser.add_argument("--campaigns", default="10,1000,100000", help="campaign counts of the scale runs")
+    parser.add_argument("--live-seconds", type=float, default=240.0, help="length of the live freshness run")
+    parser.add_argument("--run-plan", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run_plan:
+        _run_plan_here(json.loads(args.run_plan))
+        return
+    if args.quick:
+        args.impressions, args.campaigns, args.live_seconds = 20_000, "10", 0
+    figures = []
+    with EmbeddedBroker() as broker:
+        measured = throughput(broker, args.impressions, 10, PLANS, check=True)
+        ours = measured["ctr"][0]
+        figures.append(Figure("throughput, CTR plan (LEFT interval join + windows), output = reference", ours, "events/s", "≥ 150,000 events/s",
+                              f"{args.impressions:,} impressions + clicks, parallelism 2, job start included"))
+        figures.append(Figure("CTR plan / naive inner join", ours / measured["inner-join"][0], "×", "", f"inner join {measured['inner-join'][0]:,.0f} events/s"))
+        figures.append(Figure("CTR plan / parse-only ceiling", ours / measured["parse-only"][0], "×", "", f"parse-only {measured['parse-only'][0]:,.0f} events/s"))
+        for count in (int(c) for c in args.campaigns.split(",")):
+            rate, peak = (measured["ctr"] if count == 10 else throughput(broker, args.impressions, count, ("ctr",), check=False)["ctr"])
+            figures.append(Figure(f"{count:,} campaigns: throughput", rate, "events/s"))
+            figures.append(Figure(f"{count:,} campaigns: peak memory (JVM + Python)", peak, "MiB"))
+        if args.live_seconds:
+            delays, states = freshness(broker, args.live_seconds, 10_000, [])
+            target = 15 + 5 + 10 + 2
+            figures.append(Figure("freshness p50, 10,000 impressions/s", percentile(delays, 0.5), "s", f"≤ {target} s"))
+            figures.append(Figure("freshness p99, 10,000 impressions/s", percentile(delays, 0.99), "s", f"≤ {target} s"))
+            warm = states[len(states) // 3:] or states
+            figures.append(Figure("checkpoint size after warm-up, min", min(warm) / 2**20, "MiB"))
+            figures.append(Figure("checkpoint size after warm-up, max", max(warm) / 2**20, "MiB", "flat", f"{len(states)} samples, 5 s apart"))
+    report("bench/job", figures, args.quick)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Soak: the whole one-machine pipeline at a steady rate with a live rate change and a pause/resume;
+no error, memory flat after warm-up, and every committed row equal to the reference computed from
+the events read back from the topics.
+
+Run: python -m bench.soak [--quick]
+"""
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from bench.common import Figure, TreeMemory, report
+from ctr.broker import EmbeddedBroker
+from ctr.events import Click, Impression, decode_click, decode_impression, encode, message_key
+from ctr.reference import reference_ctr
+from ctr.topics import TopicNames
+from ctr_job.results import read_results
+
+
+def read_back(broker: EmbeddedBroker, topic: str, count: int, decode) -> list:
+    """Every message of ``topic`` (``count`` expected), decoded."""
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": "soak", "enable.auto.commit": False})
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    events, idle_since = [], time.monotonic()
+    while len(events) < count or time.monotonic() - idle_since < 2:
+        batch = consumer.consume(20_000, 0.5)
+        if batch:
+            idle_since = time.monotonic()
+        events += [decode(m.value()) for m in batch if not m.error()]
+        if time.monotonic() - idle_since > 60:
+            break
+    consumer.close()
+    return events
+
+
+def close_all_windows(broker: EmbeddedBroker, names: TopicNames) -> None:
+    """One far-future event per partition so that every real window closes."""
+    producer = Producer({"bootstrap.servers": broker.bootstrap_servers})
+    future = int(time.time() * 1000) + 3_600_000
+    for topic, make in ((names.impressions, lambda p: Impression(f"end-{p}", "end", "zz-end", future)),
+                        (names.clicks, lambda p: Click(f"end-click-{p}", f"end-{p}", "end", future))):
+        for partition in producer.list_topics(topic, timeout=10).topics[topic].partitions:
+            event = make(partition)
+            producer.produce(topic, encode(event), message_key(event), partition=partition)
+    assert producer.flush(30) == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a one-minute run; figures are printed, not recorded")
+    parser.add_argument("--minutes", type=float, default=15.0, help="length of the run")
+    parser.add_argument("--rate", type=int, default=20_000, help="impressions per second")
+    args = parser.parse_args()
+    window, checkpoint = "30s", "10s"
+    if args.quick:
+        args.minutes, args.rate, window, checkpoint = 1.0, 2_000, "10s", "2s"
+    seconds = args.minutes * 60
+    work = Path(tempfile.mkdtemp())
+    config = work / "live.json"
+    config.write_text(json.dumps({"rate": args.rate}))
+    with EmbeddedBroker() as broker:
+        names = TopicNames.with_suffix("soak")
+        broker.create_topics(names.all())
+        common = ["--bootstrap-servers", broker.bootstrap_servers, "--impressions-topic", names.impressions, "--clicks-topic", names.clicks]
+        producer = subprocess.Popen([sys.executable, "-m", "ctr.cli", "produce", *common, "--config-file", str(config),
+                                     "--max-click-delay", "10s", "--progress-interval", "1h"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        job = subprocess.Popen([sys.executable, "-m", "ctr.cli", "job", *common, "--dlq-topic", names.dlq, "--output-dir", str(work / "results"),
+                                "--checkpoint-dir", str(work / "checkpoints"), "--log-dir", str(work / "logs"), "--window", window,
+                                "--checkpoint-interval", checkpoint], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        started = time.monotonic()
+        plan = [(seconds / 3, {"rate": args.rate // 2}), (seconds / 2, {"rate": args.rate // 2, "state": "Paused"}),
+                (seconds / 2 + min(30, seconds / 10), {"rate": args.rate, "state": "Running"})]
+        with TreeMemory(job.pid, interval=2.0) as job_memory, TreeMemory(producer.pid, interval=2.0) as producer_memory:
+            for at, document in plan:
+                time.sleep(max(0.0, started + at - time.monotonic()))
+                config.write_text(json.dumps(document))
+            time.sleep(max(0.0, started + seconds - time.monotonic()))
+            producer.send_signal(signal.SIGTERM)
+            summary = json.loads(producer.communicate(timeout=120)[0].strip().splitlines()[-1])
+            close_all_windows(broker, names)
+            impressions = read_back(broker, names.impressions, summary["impressions"], decode_impression)
+            clicks = read_back(broker, names.clicks, summary["clicks"], decode_click)
+            real = [i for i in impressions if i.campaign_id != "zz-end"]
+            window_ms = int(window.rstrip("s")) * 1000
+            expected = reference_ctr(real, clicks, window_ms, 15_000)
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and len(read_results(work / "results")) < len(expected):
+                time.sleep(1)
+            job.send_signal(signal.SIGTERM)
+            job_errors = job.communicate(timeout=120)[1]
+        committed = read_results(work / "results")
+    by_key = {(r.campaign_id, r.window_start): r[:5] for r in expected}
+    wrong = [r for r in committed if by_key.get((r.campaign_id, r.window_start)) != r[:5]]
+    missing = len(expected) - len(committed)
+
+    def flat(memory: TreeMemory) -> tuple[float, float]:
+        warm = [rss for _, rss in memory.samples[len(memory.samples) // 3:]] or [0]
+        third = max(1, len(warm) // 3)
+        return sum(warm[:third]) / third / 2**20, sum(warm[-third:]) / third / 2**20
+
+    job_early, job_late = flat(job_memory)
+    producer_early, producer_late = flat(producer_memory)
+    errors = summary["delivery_errors"] + summary["config_errors"] + (job.returncode != 0)
+    figures = [
+        Figure("events sent", summary["impressions"] + summary["clicks"], "events", "", f"{seconds / 60:g} min at {args.rate:,}/s with a rate change and a pause"),
+        Figure("errors (delivery, config, job exit)", errors, "", "0", job_errors.strip().splitlines()[-1] if errors and job_errors.strip() else ""),
+        Figure("committed rows different from the reference", len(wrong), "rows", "0", f"{len(committed)} rows committed"),
+        Figure("windows not committed", missing, "rows", "0"),
+        Figure("job memory after warm-up, first third → last third", job_late - job_early, "MiB", "flat", f"{job_early:,.0f} → {job_late:,.0f} MiB"),
+        Figure("producer memory after warm-up, first third → last third", producer_late - producer_early, "MiB", "flat", f"{producer_early:,.0f} → {producer_late:,.0f} MiB"),
+    ]
+    report("bench/soak", figures, args.quick)
+
+
+if __name__ == "__main__":
+    main()
