@@ -1,8 +1,9 @@
-"""``ctr operator`` end to end against an emulated Kubernetes API (kmock), as users run it.
+"""``ctr operator`` end to end, as users run it, against an emulated Kubernetes API (kmock) and,
+when ``KUBECONFIG`` points to a reachable cluster, against that cluster too.
 
-kmock stores objects and serves list/watch/patch, but runs no controllers: the tests play the
-API server's part where they must (uid, generation, a Deployment's readyReplicas), and there is
-no garbage collector, so deletion through ownerReferences is checked on the references.
+kmock stores objects and serves list/watch/patch but runs no controllers and no garbage
+collector: there the test plays the API server's part (uid, generation) and the Deployment
+controller's (readyReplicas), and checks deletion through the ownerReferences it relies on.
 """
 
 import asyncio
@@ -11,15 +12,18 @@ import signal
 import subprocess
 import sys
 import uuid
+from pathlib import Path
+from typing import Any, Optional
 
 import aiohttp
 import pytest
+import pytest_asyncio
 import yaml
 
 from ctr_operator import crd, desired
 
-NAMESPACE = "default"
 pytestmark = pytest.mark.asyncio
+ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 30.0
 BUILTIN = {
     "v1/configmaps": ("ConfigMap", set()), "v1/serviceaccounts": ("ServiceAccount", set()), "v1/pods": ("Pod", {"status"}),
@@ -29,9 +33,81 @@ BUILTIN = {
 VERBS = {"create", "delete", "get", "list", "patch", "update", "watch"}
 
 
-@pytest.fixture
-def cluster(kmock, tmp_path):
-    """kmock with the resources the operator uses, and a kubeconfig that points to it."""
+class Api:
+    """The test's own access to the API: the same calls against kmock or a real cluster."""
+
+    emulated: bool
+    namespace: str
+    kubeconfig: Path
+
+    async def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> tuple[int, Any]:
+        raise NotImplementedError
+
+    async def get(self, path: str) -> Optional[dict]:
+        status, body = await self.request("GET", path)
+        return body if status == 200 else None
+
+    async def patch(self, path: str, body: Any) -> None:
+        status, _ = await self.request("PATCH", path, body, "application/merge-patch+json")
+        assert status < 300, status
+
+    def producers(self, name: str = "") -> str:
+        return f"/apis/{crd.GROUP}/{crd.VERSION}/namespaces/{self.namespace}/{crd.PLURAL}" + (f"/{name}" if name else "")
+
+    def deployment(self, name: str) -> str:
+        return f"/apis/apps/v1/namespaces/{self.namespace}/deployments/{desired.child_name(name)}"
+
+    def config_map(self, name: str) -> str:
+        return f"/api/v1/namespaces/{self.namespace}/configmaps/{desired.child_name(name)}"
+
+    def owned_paths(self, name: str) -> list[str]:
+        child = desired.child_name(name)
+        return [self.deployment(name), self.config_map(name), f"/api/v1/namespaces/{self.namespace}/serviceaccounts/{child}",
+                f"/apis/rbac.authorization.k8s.io/v1/namespaces/{self.namespace}/roles/{child}",
+                f"/apis/rbac.authorization.k8s.io/v1/namespaces/{self.namespace}/rolebindings/{child}"]
+
+
+class EmulatedApi(Api):
+    """kmock over HTTP."""
+
+    emulated = True
+
+    def __init__(self, kmock, kubeconfig: Path) -> None:
+        self.kmock, self.kubeconfig, self.namespace = kmock, kubeconfig, "default"
+
+    async def request(self, method, path, body=None, content_type="application/json"):
+        async with aiohttp.ClientSession() as session:
+            async with session.request(method, str(self.kmock.url).rstrip("/") + path, json=body, headers={"Content-Type": content_type}) as response:
+                return response.status, (await response.json(content_type=None) if response.status < 300 else None)
+
+
+class ClusterApi(Api):
+    """A real cluster through the kubernetes client, in a namespace of the test's own."""
+
+    emulated = False
+
+    def __init__(self, kubeconfig: Path) -> None:
+        from kubernetes import client, config
+
+        self.kubeconfig, self.namespace = kubeconfig, f"ctr-e2e-{uuid.uuid4().hex[:6]}"
+        self.client = config.new_client_from_config(str(kubeconfig))
+        self.client_module = client
+
+    async def request(self, method, path, body=None, content_type="application/json"):
+        from kubernetes.client.exceptions import ApiException
+
+        def call():
+            try:
+                data = self.client.call_api(path, method, body=body, header_params={"Content-Type": content_type, "Accept": "application/json"},
+                                            auth_settings=["BearerToken"], response_type="object", _return_http_data_only=True)
+                return 200, data
+            except ApiException as err:
+                return err.status, None
+
+        return await asyncio.to_thread(call)
+
+
+def emulated_cluster(kmock, tmp_path: Path) -> Api:
     kmock.resources[f"{crd.GROUP}/{crd.VERSION}/{crd.PLURAL}"] = kmock.ResourceInfo(
         kind=crd.KIND, namespaced=True, verbs=VERBS, subresources={"status"}, shortnames={crd.SHORT_NAME})
     for key, (kind, subresources) in BUILTIN.items():
@@ -41,40 +117,34 @@ def cluster(kmock, tmp_path):
         "apiVersion": "v1", "kind": "Config", "current-context": "kmock",
         "clusters": [{"name": "kmock", "cluster": {"server": str(kmock.url).rstrip("/")}}],
         "users": [{"name": "kmock", "user": {"token": "test"}}],
-        "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "kmock", "namespace": NAMESPACE}}],
+        "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "kmock", "namespace": "default"}}],
     }))
-    return kmock, kubeconfig
+    return EmulatedApi(kmock, kubeconfig)
 
 
-class Api:
-    """The test's own HTTP access to the emulated API."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base.rstrip("/")
-
-    def producer_path(self, name: str = "") -> str:
-        return f"/apis/{crd.GROUP}/{crd.VERSION}/namespaces/{NAMESPACE}/{crd.PLURAL}" + (f"/{name}" if name else "")
-
-    async def request(self, method: str, path: str, body=None, content_type: str = "application/json"):
-        async with aiohttp.ClientSession() as session:
-            async with session.request(method, self.base + path, json=body, headers={"Content-Type": content_type}) as response:
-                return response.status, (await response.json(content_type=None) if response.status < 300 else None)
-
-    async def get(self, path: str):
-        status, body = await self.request("GET", path)
-        return body if status == 200 else None
-
-    async def patch(self, path: str, body) -> None:
-        status, _ = await self.request("PATCH", path, body, "application/merge-patch+json")
-        assert status < 300, status
+async def real_cluster() -> Api:
+    path = os.environ.get("KUBECONFIG")
+    if not path:
+        pytest.skip("no real cluster: KUBECONFIG is not set (the kmock variant covers the operator here)")
+    api = ClusterApi(Path(path))
+    status, _ = await api.request("GET", "/version")
+    if status != 200:
+        pytest.skip(f"no real cluster: the API server in {path} does not answer")
+    status, _ = await api.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd.producer_crd())
+    assert status < 300 or status == 409, status
+    await api.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": api.namespace}})
+    return api
 
 
-def deployment_path(name: str) -> str:
-    return f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{desired.child_name(name)}"
-
-
-def config_map_path(name: str) -> str:
-    return f"/api/v1/namespaces/{NAMESPACE}/configmaps/{desired.child_name(name)}"
+@pytest_asyncio.fixture(params=["kmock", "kubeconfig"])
+async def api(request, kmock, tmp_path):
+    """The API under test: kmock, or the cluster that KUBECONFIG points to (skipped without one)."""
+    if request.param == "kmock":
+        yield emulated_cluster(kmock, tmp_path)
+        return
+    cluster = await real_cluster()
+    yield cluster
+    await cluster.request("DELETE", f"/api/v1/namespaces/{cluster.namespace}")
 
 
 async def eventually(check, what: str, timeout: float = TIMEOUT):
@@ -89,8 +159,8 @@ async def eventually(check, what: str, timeout: float = TIMEOUT):
         await asyncio.sleep(0.1)
 
 
-def start_operator(kubeconfig) -> subprocess.Popen:
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "CTR_NAMESPACES": NAMESPACE, "CTR_RESYNC_INTERVAL": "1s",
+def start_operator(api: Api) -> subprocess.Popen:
+    env = {**os.environ, "KUBECONFIG": str(api.kubeconfig), "CTR_NAMESPACES": api.namespace, "CTR_RESYNC_INTERVAL": "1s",
            "CTR_BOOTSTRAP_SERVERS": "kafka:9092", "CTR_PRODUCER_IMAGE": "ctr-producer:test"}
     return subprocess.Popen([sys.executable, "-m", "ctr.cli", "operator"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -102,109 +172,114 @@ async def stop_operator(process: subprocess.Popen) -> str:
 
 
 async def create_producer(api: Api, name: str, **spec) -> None:
-    body = {"apiVersion": f"{crd.GROUP}/{crd.VERSION}", "kind": crd.KIND,
-            "metadata": {"name": name, "namespace": NAMESPACE, "uid": str(uuid.uuid4()), "generation": 1},
+    metadata: dict[str, Any] = {"name": name, "namespace": api.namespace}
+    if api.emulated:
+        metadata.update(uid=str(uuid.uuid4()), generation=1)
+    body = {"apiVersion": f"{crd.GROUP}/{crd.VERSION}", "kind": crd.KIND, "metadata": metadata,
             "spec": {"rate": 100, "state": "Running", "replicas": 1, **spec}}
-    status, _ = await api.request("POST", api.producer_path(), body)
+    status, _ = await api.request("POST", api.producers(), body)
     assert status < 300, status
 
 
-async def test_lifecycle_of_a_producer(cluster):
-    kmock, kubeconfig = cluster
-    api = Api(str(kmock.url))
-    operator = start_operator(kubeconfig)
+async def change_spec(api: Api, name: str, spec: dict, generation: int) -> None:
+    """Patch the spec; on kmock also bump the generation, as the API server does."""
+    body: dict[str, Any] = {"spec": spec}
+    if api.emulated:
+        body["metadata"] = {"generation": generation}
+    await api.patch(api.producers(name), body)
+
+
+async def identities(api: Api, name: str) -> dict[str, Any]:
+    """What tells each owned object's incarnation: its uid, or on kmock the objects created so far."""
+    if api.emulated:
+        return {"creations": [str(r.url.path) for r in api.kmock[api.kmock.method.POST] if "/events" not in str(r.url.path)]}
+    return {path: (await api.get(path))["metadata"]["uid"] for path in api.owned_paths(name)}
+
+
+async def test_lifecycle_of_a_producer(api):
+    operator = start_operator(api)
     try:
         await create_producer(api, "demo", rate=300, replicas=3, campaigns="a=0.1,b=0.2")
-        deployment = await eventually(lambda: api.get(deployment_path("demo")), "the Deployment")
-        config_map = await eventually(lambda: api.get(config_map_path("demo")), "the ConfigMap")
-        producer = await api.get(api.producer_path("demo"))
+        deployment = await eventually(lambda: api.get(api.deployment("demo")), "the Deployment")
+        config_map = await eventually(lambda: api.get(api.config_map("demo")), "the ConfigMap")
+        producer = await api.get(api.producers("demo"))
         assert not producer["metadata"].get("finalizers"), "a finalizer would make deleting the Producer wait for the operator"
-        for owned in (deployment, config_map):
-            assert owned["metadata"]["ownerReferences"][0]["uid"] == producer["metadata"]["uid"]
-        for path in (f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/demo-producer",
-                     f"/apis/rbac.authorization.k8s.io/v1/namespaces/{NAMESPACE}/roles/demo-producer",
-                     f"/apis/rbac.authorization.k8s.io/v1/namespaces/{NAMESPACE}/rolebindings/demo-producer"):
-            assert (await api.get(path))["metadata"]["ownerReferences"][0]["name"] == "demo"
+        for path in api.owned_paths("demo"):
+            owned = await eventually(lambda: api.get(path), path)
+            reference = owned["metadata"]["ownerReferences"][0]
+            assert (reference["kind"], reference["name"], reference["uid"]) == (crd.KIND, "demo", producer["metadata"]["uid"])
         assert deployment["spec"]["replicas"] == 3
         assert yaml.safe_load(config_map["data"]["settings.yaml"])["rate"] == 100
         env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
         assert env["CTR_BOOTSTRAP_SERVERS"] == "kafka:9092" and env["CTR_CONFIG_MAP"] == "demo-producer"
-        status = (await eventually(lambda: _status(api, "demo", "Pending"), "status Pending"))
-        assert status["conditions"][0]["type"] == "Ready" and status["conditions"][0]["status"] == "False"
+        status = await eventually(lambda: _status(api, "demo"), "a status")
+        assert status["conditions"][0]["type"] == "Ready" and status["observedGeneration"] >= 1
 
-        await api.patch(deployment_path("demo") + "/status", {"status": {"readyReplicas": 3}})
-        await eventually(lambda: _status(api, "demo", "Running"), "status Running")
+        if api.emulated:
+            assert status["phase"] == "Pending" and status["conditions"][0]["status"] == "False"
+            await api.patch(api.deployment("demo") + "/status", {"status": {"readyReplicas": 3}})
+            await eventually(lambda: _status(api, "demo", "Running"), "status Running")
 
-        template_before = (await api.get(deployment_path("demo")))["spec"]["template"]
-        await api.patch(api.producer_path("demo"), {"metadata": {"generation": 2}, "spec": {"rate": 600, "clickProbability": 0.5}})
+        template_before = (await api.get(api.deployment("demo")))["spec"]["template"]
+        await change_spec(api, "demo", {"rate": 600, "clickProbability": 0.5}, 2)
         await eventually(lambda: _live(api, "demo", "rate", 200.0), "the new rate in the ConfigMap")
-        assert (await api.get(deployment_path("demo")))["spec"]["template"] == template_before, "a rate change restarted the pods"
+        assert (await api.get(api.deployment("demo")))["spec"]["template"] == template_before, "a rate change restarted the pods"
 
-        await api.patch(api.producer_path("demo"), {"metadata": {"generation": 3}, "spec": {"state": "Paused"}})
+        await change_spec(api, "demo", {"state": "Paused"}, 3)
         await eventually(lambda: _live(api, "demo", "state", "Paused"), "Paused in the ConfigMap")
-        await eventually(lambda: _status(api, "demo", "Paused"), "status Paused")
+        if api.emulated:
+            await eventually(lambda: _status(api, "demo", "Paused"), "status Paused")
 
-        await api.patch(api.producer_path("demo"), {"metadata": {"generation": 4}, "spec": {"state": "Stopped"}})
+        await change_spec(api, "demo", {"state": "Stopped"}, 4)
         await eventually(lambda: _replicas(api, "demo", 0), "replicas 0 when Stopped")
 
-        status_code, _ = await api.request("DELETE", deployment_path("demo"))
+        status_code, _ = await api.request("DELETE", api.deployment("demo"))
         assert status_code < 300
-        await eventually(lambda: api.get(deployment_path("demo")), "the deleted Deployment to be restored")
-        await api.patch(config_map_path("demo"), {"data": {"settings.yaml": "rate: 1\n"}})
+        await eventually(lambda: _replicas(api, "demo", 0), "the deleted Deployment to be restored")
+        await api.patch(api.config_map("demo"), {"data": {"settings.yaml": "rate: 1\n"}})
         await eventually(lambda: _live(api, "demo", "state", "Paused"), "the edited ConfigMap to be restored")
     finally:
         output = await stop_operator(operator)
     assert "Traceback" not in output, output
 
-    creations_before = _object_creations(kmock)
-    requests_before = len(kmock[kmock.method.GET])
-    restarted = start_operator(kubeconfig)
+    before = await identities(api, "demo")
+    restarted = start_operator(api)
     try:
-        await eventually(lambda: _reads_since(kmock, requests_before, deployment_path("demo")), "the restarted operator to resume")
-        await eventually(lambda: _status(api, "demo", "Stopped"), "status Stopped after the restart")
-        assert (await api.get(deployment_path("demo")))["spec"]["replicas"] == 0
+        await change_spec(api, "demo", {"clickProbability": 0.3}, 5)
+        await eventually(lambda: _live(api, "demo", "clickProbability", 0.3), "the restarted operator to reconcile")
+        assert (await api.get(api.deployment("demo")))["spec"]["replicas"] == 0
     finally:
         output = await stop_operator(restarted)
-    assert _object_creations(kmock) == creations_before, "the restarted operator created objects again"
+    assert await identities(api, "demo") == before, "the restarted operator created objects again"
     assert "Traceback" not in output, output
 
 
-def _object_creations(kmock) -> list[str]:
-    return [str(r.url.path) for r in kmock[kmock.method.POST] if "/events" not in str(r.url.path)]
-
-
-async def _reads_since(kmock, count: int, path: str) -> bool:
-    return any(str(r.url.path) == path for r in list(kmock[kmock.method.GET])[count:])
-
-
-async def _status(api: Api, name: str, phase: str):
-    producer = await api.get(api.producer_path(name))
+async def _status(api: Api, name: str, phase: Optional[str] = None):
+    producer = await api.get(api.producers(name))
     status = (producer or {}).get("status") or {}
-    return status if status.get("phase") == phase else None
+    return status if status.get("phase") and (phase is None or status["phase"] == phase) else None
 
 
 async def _live(api: Api, name: str, field: str, value) -> bool:
-    config_map = await api.get(config_map_path(name))
+    config_map = await api.get(api.config_map(name))
     return bool(config_map) and yaml.safe_load(config_map["data"]["settings.yaml"]).get(field) == value
 
 
 async def _replicas(api: Api, name: str, count: int) -> bool:
-    deployment = await api.get(deployment_path(name))
+    deployment = await api.get(api.deployment(name))
     return bool(deployment) and deployment["spec"]["replicas"] == count
 
 
-async def test_producer_follows_its_config_map_without_restart(cluster, broker, topics):
-    kmock, kubeconfig = cluster
-    api = Api(str(kmock.url))
-    path = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
+async def test_producer_follows_its_config_map_without_restart(api, broker, topics):
+    path = f"/api/v1/namespaces/{api.namespace}/configmaps"
     status, _ = await api.request("POST", path, {"apiVersion": "v1", "kind": "ConfigMap",
-                                                 "metadata": {"name": "live", "namespace": NAMESPACE},
+                                                 "metadata": {"name": "live", "namespace": api.namespace},
                                                  "data": {"settings.yaml": "rate: 50\n"}})
     assert status < 300
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    env = {**os.environ, "KUBECONFIG": str(api.kubeconfig)}
     process = subprocess.Popen([sys.executable, "-m", "ctr.cli", "produce", "--bootstrap-servers", broker.bootstrap_servers,
                                 "--impressions-topic", topics.impressions, "--clicks-topic", topics.clicks, "--config-map", "live",
-                                "--namespace", NAMESPACE, "--progress-interval", "200ms"],
+                                "--namespace", api.namespace, "--progress-interval", "200ms"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
 
@@ -221,5 +296,5 @@ async def test_producer_follows_its_config_map_without_restart(cluster, broker, 
         assert asyncio.get_running_loop().time() - changed < 2.0
     finally:
         process.send_signal(signal.SIGTERM)
-        output, errors = await asyncio.to_thread(process.communicate, timeout=30)
+        _, errors = await asyncio.to_thread(process.communicate, timeout=30)
     assert process.returncode == 0, "".join(lines) + errors
