@@ -18,7 +18,7 @@ RELEASE ?= ctr
 
 need = @command -v $(1) >/dev/null 2>&1 || { echo "$(1) is missing: $(2)"; exit 1; }
 
-.PHONY: help setup demo test test-fast bench broker crd clean kind-up kind-down images deploy undeploy results lint
+.PHONY: help setup demo test test-fast bench broker crd helm-docs clean kind-up kind-down images deploy undeploy results lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -87,6 +87,9 @@ results: ## print the committed CTR results from the cluster's volume as CSV
 
 lint: setup ## helm lint --strict and the chart's offline checks
 	$(BIN)/pytest tests/test_helm.py $(PYTEST_ARGS)
+
+helm-docs: setup ## regenerate the parameters table of helm/README.md from helm/values.yaml
+	$(BIN)/python tools/helm_values_table.py
 
 clean: ## remove the virtualenv and local run data
 	rm -rf $(VENV) .run

@@ -33,7 +33,8 @@ PLANS = ("ctr", "inner-join", "parse-only")
 
 
 def preload(broker: EmbeddedBroker, names: TopicNames, impressions: int, campaigns: int) -> tuple[list, list, dict]:
-    """Put seeded traffic on the topics; return the events and each topic's end offsets."""
+    """Put seeded traffic on the topics, each in event-time order as the live producer sends it;
+    return the events and each topic's end offsets."""
     live = LiveSettings(rate=EVENT_TIME_RATE, click_probability=0.25, max_click_delay=10.0,
                         campaigns=parse_campaigns(str(campaigns)), campaign_weights=None, state="Running")
     model = TrafficModel(live, seed=7)
@@ -54,7 +55,11 @@ def preload(broker: EmbeddedBroker, names: TopicNames, impressions: int, campaig
         producer.produce(names.impressions, encode(impression), message_key(impression))
         if click is not None:
             clicked.append(click)
-            producer.produce(names.clicks, encode(click), message_key(click))
+        if k % 50_000 == 0:
+            producer.poll(0)
+    clicked.sort(key=lambda c: c.ts)
+    for k, click in enumerate(clicked):
+        producer.produce(names.clicks, encode(click), message_key(click))
         if k % 50_000 == 0:
             producer.poll(0)
     assert producer.flush(120) == 0

@@ -10,12 +10,9 @@ from ctr.broker import BrokerError, EmbeddedBroker
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``broker`` subcommand."""
-    parser = subparsers.add_parser(
-        "broker", help="run an embedded Kafka-protocol broker (tansu) with ctr's topics",
-        description="Start tansu on 127.0.0.1, create the topics, print the bootstrap address, stop on Ctrl-C.",
-    )
-    settings.add_settings(parser, settings.BROKER_SETTINGS)
-    parser.set_defaults(handler=lambda args: run(parser, args))
+    settings.add_command(subparsers, "broker", "run an embedded Kafka-protocol broker (tansu) with ctr's topics",
+                         "Start tansu on 127.0.0.1, create the topics, print the bootstrap address, stop on Ctrl-C.",
+                         settings.BROKER_SETTINGS, run)
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

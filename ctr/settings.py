@@ -123,6 +123,15 @@ PRODUCER_SETTINGS: tuple[Setting, ...] = (
 LIVE_SETTINGS: tuple[Setting, ...] = tuple(s for s in PRODUCER_SETTINGS if s.live)
 
 
+def add_command(subparsers: argparse._SubParsersAction, name: str, summary: str, description: str,
+                command_settings: Iterable[Setting], run: Callable[[argparse.ArgumentParser, argparse.Namespace], int]) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` with one flag per setting; ``run(parser, args)`` carries it out."""
+    parser = subparsers.add_parser(name, help=summary, description=description)
+    add_settings(parser, command_settings)
+    parser.set_defaults(handler=lambda args: run(parser, args))
+    return parser
+
+
 def add_settings(parser: argparse.ArgumentParser, settings: Iterable[Setting]) -> None:
     """Add one flag per setting to ``parser``; its value is parsed by the setting."""
     for setting in settings:

@@ -22,12 +22,9 @@ STATUS_POLL = 1.0
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``job`` subcommand."""
-    parser = subparsers.add_parser(
-        "job", help="run the CTR job (Flink SQL) on a local mini-cluster",
-        description="Join impressions to clicks, count 30 s windows per campaign, commit CSV results on checkpoints.",
-    )
-    settings.add_settings(parser, settings.JOB_SETTINGS)
-    parser.set_defaults(handler=lambda args: run(parser, args))
+    settings.add_command(subparsers, "job", "run the CTR job (Flink SQL) on a local mini-cluster",
+                         "Join impressions to clicks, count 30 s windows per campaign, commit CSV results on checkpoints.",
+                         settings.JOB_SETTINGS, run)
 
 
 def _jars(choice: str) -> list[Path]:

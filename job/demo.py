@@ -28,12 +28,9 @@ STOP_TIMEOUT = 60.0
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
-    parser = subparsers.add_parser(
-        "demo", help="run broker, producer and job on this machine and show the CTR as windows close",
-        description="Start an embedded broker, the producer and the CTR job; print each committed window until Ctrl-C or --duration.",
-    )
-    settings.add_settings(parser, settings.DEMO_SETTINGS)
-    parser.set_defaults(handler=lambda args: run(parser, args))
+    settings.add_command(subparsers, "demo", "run broker, producer and job on this machine and show the CTR as windows close",
+                         "Start an embedded broker, the producer and the CTR job; print each committed window until Ctrl-C or --duration.",
+                         settings.DEMO_SETTINGS, run)
 
 
 def _start(command: str, environment: dict[str, str], log_path: Path, stdout: int = subprocess.DEVNULL) -> subprocess.Popen:

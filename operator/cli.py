@@ -8,12 +8,9 @@ from ctr import settings
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``operator`` subcommand."""
-    parser = subparsers.add_parser(
-        "operator", help="run the kopf operator for Producer resources",
-        description="Watch Producer resources and keep their ConfigMap, Deployment and RBAC in line with them.",
-    )
-    settings.add_settings(parser, settings.OPERATOR_SETTINGS)
-    parser.set_defaults(handler=lambda args: run(parser, args))
+    settings.add_command(subparsers, "operator", "run the kopf operator for Producer resources",
+                         "Watch Producer resources and keep their ConfigMap, Deployment and RBAC in line with them.",
+                         settings.OPERATOR_SETTINGS, run)
 
 
 def kopf_options(values: dict[str, Any]) -> dict[str, Any]:

@@ -18,12 +18,9 @@ log = logging.getLogger("ctr.produce")
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``produce`` subcommand."""
-    parser = subparsers.add_parser(
-        "produce", help="send simulated impressions and clicks to Kafka",
-        description="Send impressions at a target rate and, for a share of them, a click after a random delay.",
-    )
-    settings.add_settings(parser, settings.PRODUCER_SETTINGS)
-    parser.set_defaults(handler=lambda args: run(parser, args))
+    settings.add_command(subparsers, "produce", "send simulated impressions and clicks to Kafka",
+                         "Send impressions at a target rate and, for a share of them, a click after a random delay.",
+                         settings.PRODUCER_SETTINGS, run)
 
 
 def _config_source(parser: argparse.ArgumentParser, values: dict) -> Optional[ConfigSource]:

@@ -6,7 +6,6 @@ exactly as they are, without the operators' charts.
 """
 
 import copy
-import json
 import re
 import shutil
 import subprocess
@@ -158,6 +157,14 @@ def test_every_value_is_documented():
 
     missing = [path for path in leaves(yaml.safe_load(text)) if not any(path == d or path.startswith(d + ".") for d in documented)]
     assert not missing, f"values without a ## @param line: {missing}"
+
+
+def test_chart_readme_table_is_generated_from_the_values():
+    sys.path.insert(0, str(ROOT / "tools"))
+    from helm_values_table import readme_with_table
+
+    readme = (ROOT / "helm" / "README.md").read_text()
+    assert readme_with_table(readme) == readme, "run make helm-docs"
 
 
 def test_topics_equal_the_code(helm, chart):

@@ -66,37 +66,32 @@ def test_same_seed_same_events(broker, new_topics):
     assert runs[0] == runs[1]
 
 
-def test_sigterm_drains_scheduled_clicks(broker, topics):
-    process = start_ctr(*topic_args(broker, topics), "--rate", "500", "--max-click-delay", "2s", "--progress-interval", "200ms")
+def sigterm_mid_run(broker, topics, *args: str) -> tuple[float, dict, list, list]:
+    """Run the producer until clicks are pending, SIGTERM it; return the stop time, summary and decoded events."""
+    process = start_ctr(*topic_args(broker, topics), "--rate", "500", "--progress-interval", "200ms", *args)
     output = CollectedOutput(process)
     output.wait_for_stderr(lambda line: "impressions" in line and "pending 0 " not in line, 30, "clicks pending")
     stopped_at = time.time()
     process.send_signal(signal.SIGTERM)
     assert output.finish(30) == 0, "".join(output.stderr)
     summary = summary_of("".join(output.stdout))
-    assert summary["clicks_dropped"] == 0 and summary["delivery_errors"] == 0
     impressions, clicks = read_events(broker, topics, summary)
     assert len(impressions) == summary["impressions"] and len(clicks) == summary["clicks"]
-    impressions = [decode_impression(m.value()) for m in impressions]
-    clicks = [decode_click(m.value()) for m in clicks]
+    return stopped_at, summary, [decode_impression(m.value()) for m in impressions], [decode_click(m.value()) for m in clicks]
+
+
+def test_sigterm_drains_scheduled_clicks(broker, topics):
+    stopped_at, summary, impressions, clicks = sigterm_mid_run(broker, topics, "--max-click-delay", "2s")
+    assert summary["clicks_dropped"] == 0 and summary["delivery_errors"] == 0
     check_clicks_follow_impressions(impressions, clicks, 2000)
     assert max(i.ts for i in impressions) <= (stopped_at + 0.5) * 1000
     assert any(c.ts > stopped_at * 1000 for c in clicks), "no click was sent during the drain"
 
 
 def test_drain_deadline_drops_and_counts_late_clicks(broker, topics):
-    process = start_ctr(*topic_args(broker, topics), "--rate", "500", "--max-click-delay", "5s", "--drain-timeout", "500ms",
-                        "--progress-interval", "200ms")
-    output = CollectedOutput(process)
-    output.wait_for_stderr(lambda line: "impressions" in line and "pending 0 " not in line, 30, "clicks pending")
-    stopped_at = time.time()
-    process.send_signal(signal.SIGTERM)
-    assert output.finish(30) == 0, "".join(output.stderr)
-    summary = summary_of("".join(output.stdout))
+    stopped_at, summary, _, clicks = sigterm_mid_run(broker, topics, "--max-click-delay", "5s", "--drain-timeout", "500ms")
     assert summary["clicks_dropped"] > 0
-    impressions, clicks = read_events(broker, topics, summary)
-    assert len(clicks) == summary["clicks"]
-    assert max(decode_click(m.value()).ts for m in clicks) <= (stopped_at + 1.0) * 1000
+    assert max(c.ts for c in clicks) <= (stopped_at + 1.0) * 1000
 
 
 def test_live_rate_change_and_pause_resume(broker, topics, tmp_path):
