@@ -45,9 +45,9 @@ broker: setup ## run the embedded broker in the foreground (Ctrl-C stops it)
 	$(BIN)/ctr broker
 
 bench: setup ## run the benchmarks (producer, job, soak: about 45 minutes) and record the figures in docs/benchmarks.md
-	$(BIN)/python -m bench.producer
-	$(BIN)/python -m bench.job
-	$(BIN)/python -m bench.soak
+	$(BIN)/python bench/producer.py
+	$(BIN)/python bench/job.py
+	$(BIN)/python bench/soak.py
 
 crd: setup ## regenerate the Producer CRD files from operator/crd.py
 	$(BIN)/python -m ctr_operator.crd > k8s/producer-crd.yaml

@@ -1,4 +1,8 @@
-"""What the benchmarks share: the machine's description, process-tree memory, and the figures file."""
+"""What the benchmarks share: the machine's description, process-tree memory, and the figures file.
+
+The benchmarks run as scripts (``python bench/job.py``), never with the repository root on
+``sys.path``: its ``operator/`` folder would shadow the standard library's ``operator``.
+"""
 
 import datetime
 import os

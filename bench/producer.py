@@ -1,6 +1,6 @@
 """Producer benchmark: top sustained rate, rate accuracy per 10 s window, CPU at 1,000/s, memory with clicks pending.
 
-Run: python -m bench.producer [--quick]
+Run: python bench/producer.py [--quick]
 """
 
 import argparse
@@ -14,7 +14,7 @@ from collections import Counter
 import psutil
 from confluent_kafka import Consumer, TopicPartition
 
-from bench.common import Figure, report
+from common import Figure, report
 from ctr.broker import EmbeddedBroker
 from ctr.topics import TopicNames
 

@@ -2,7 +2,7 @@
 no error, memory flat after warm-up, and every committed row equal to the reference computed from
 the events read back from the topics.
 
-Run: python -m bench.soak [--quick]
+Run: python bench/soak.py [--quick]
 """
 
 import argparse
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from bench.common import Figure, TreeMemory, report
+from common import Figure, TreeMemory, report
 from ctr.broker import EmbeddedBroker
 from ctr.events import Click, Impression, decode_click, decode_impression, encode, message_key
 from ctr.reference import reference_ctr
