@@ -71,33 +71,34 @@ def preload(broker: EmbeddedBroker, names: TopicNames, impressions: int, campaig
     return shown, clicked, end_offsets
 
 
-def run_plan(plan: str, names: TopicNames, broker: EmbeddedBroker, end_offsets: dict, work: Path) -> tuple[Optional[float], float]:
+def run_plan(plan: str, names: TopicNames, broker: EmbeddedBroker, end_offsets: dict, work: Path) -> tuple[Optional[float], float, str]:
     """Run one plan to the end of the bounded input in its own process.
 
-    Returns (seconds, or None when it did not finish within PLAN_TIMEOUT; peak MiB of the process tree).
+    Returns (seconds, or None when it failed or did not finish within PLAN_TIMEOUT; peak MiB of the
+    process tree; why it failed, or "").
     """
     config = {"plan": plan, "bootstrap_servers": broker.bootstrap_servers, "topics": names.all(),
               "end_offsets": {topic: {str(p): o for p, o in offsets.items()} for topic, offsets in end_offsets.items()},
               "work": str(work)}
-    process = subprocess.Popen([sys.executable, __file__, "--run-plan", json.dumps(config)], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, __file__, "--run-plan", json.dumps(config)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     with TreeMemory(process.pid) as memory:
         try:
-            stdout, _ = process.communicate(timeout=PLAN_TIMEOUT)
+            stdout, stderr = process.communicate(timeout=PLAN_TIMEOUT)
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
-            return None, memory.peak_mib
-    assert process.returncode == 0, f"plan {plan} failed"
-    return json.loads(stdout.strip().splitlines()[-1])["seconds"], memory.peak_mib
+            return None, memory.peak_mib, f"did not finish within {PLAN_TIMEOUT:g} s"
+    if process.returncode != 0:
+        causes = [line.split(": ", 1)[-1] for line in stderr.splitlines() if line.startswith("Caused by:")]
+        return None, memory.peak_mib, f"failed: {causes[-1] if causes else stderr.strip().splitlines()[-1]}"
+    return json.loads(stdout.strip().splitlines()[-1])["seconds"], memory.peak_mib, ""
 
 
 def _run_plan_here(config: dict) -> None:
     """The child side of run_plan: build the plan from the job's own SQL and time it."""
-    from pyflink.common import Configuration
-    from pyflink.table import EnvironmentSettings, TableEnvironment
-
     from ctr_job.jars import connector_jars
-    from ctr_job.runtime import flink_configuration, prepare_jvm_environment
+    from ctr_job.runtime import flink_configuration, prepare_jvm_environment, statement_set
     from ctr_job.sql import JobSql, statements
 
     work = Path(config["work"])
@@ -116,22 +117,14 @@ def _run_plan_here(config: dict) -> None:
     if config["plan"] == "parse-only":
         ddl.append("CREATE TEMPORARY TABLE parsed (id STRING) WITH ('connector' = 'blackhole')")
         inserts = ["INSERT INTO parsed SELECT impr_id FROM valid_impressions", "INSERT INTO parsed SELECT click_id FROM valid_clicks"]
-    flink = Configuration()
-    for key, value in flink_configuration(values, connector_jars(), work / "tmp", None).items():
-        flink.set_string(key, value)
-    table_env = TableEnvironment.create(EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(flink).build())
-    for statement in ddl:
-        table_env.execute_sql(statement)
-    statement_set = table_env.create_statement_set()
-    for statement in inserts:
-        statement_set.add_insert_sql(statement)
+    plan = statement_set(flink_configuration(values, connector_jars(), work / "tmp", None), ddl, inserts)
     started = time.monotonic()
-    statement_set.execute().wait()
+    plan.execute().wait()
     print(json.dumps({"seconds": time.monotonic() - started}))
 
 
-def throughput(broker: EmbeddedBroker, impressions: int, campaigns: int, plans: tuple[str, ...], check: bool) -> dict[str, tuple[float, float]]:
-    """events/s (0 when a plan did not finish in time) and peak MiB per plan on one preloaded input;
+def throughput(broker: EmbeddedBroker, impressions: int, campaigns: int, plans: tuple[str, ...], check: bool) -> dict[str, tuple[float, float, str]]:
+    """events/s (0 when a plan failed), peak MiB and what went wrong, per plan on one preloaded input;
     the CTR plan's output is checked against the reference."""
     names = TopicNames.with_suffix(f"jb{time.monotonic_ns()}")
     broker.create_topics(names.all())
@@ -140,15 +133,15 @@ def throughput(broker: EmbeddedBroker, impressions: int, campaigns: int, plans: 
     measured = {}
     for plan in plans:
         with tempfile.TemporaryDirectory() as work:
-            seconds, peak = run_plan(plan, names, broker, end_offsets, Path(work))
+            seconds, peak, problem = run_plan(plan, names, broker, end_offsets, Path(work))
             if seconds is None:
-                measured[plan] = (0.0, peak)
+                measured[plan] = (0.0, peak, problem)
                 continue
             if plan == "ctr" and check:
                 expected = reference_ctr(shown, clicked, WINDOW_MS, JOIN_BOUND_MS)
                 got = read_results(Path(work) / "results")
                 assert [r[:5] for r in got] == [r[:5] for r in expected], "the CTR output differs from the reference"
-        measured[plan] = (events / seconds, peak)
+        measured[plan] = (events / seconds, peak, "")
     return measured
 
 
@@ -212,8 +205,8 @@ def main() -> None:
         figures.append(Figure("CTR plan / naive inner join", ours / measured["inner-join"][0], "×", "", f"inner join {measured['inner-join'][0]:,.0f} events/s"))
         figures.append(Figure("CTR plan / parse-only ceiling", ours / measured["parse-only"][0], "×", "", f"parse-only {measured['parse-only'][0]:,.0f} events/s"))
         for count in (int(c) for c in args.campaigns.split(",")):
-            rate, peak = throughput(broker, args.scale_impressions, count, ("ctr",), check=False)["ctr"]
-            note = f"{args.scale_impressions:,} impressions" + ("" if rate else f"; did not finish within {PLAN_TIMEOUT:g} s")
+            rate, peak, problem = throughput(broker, args.scale_impressions, count, ("ctr",), check=False)["ctr"]
+            note = f"{args.scale_impressions:,} impressions" + (f"; {problem}" if problem else "")
             figures.append(Figure(f"{count:,} campaigns: throughput", rate, "events/s", "", note))
             figures.append(Figure(f"{count:,} campaigns: peak memory (JVM + Python)", peak, "MiB"))
         for live_rate in (int(r) for r in args.live_rates.split(",") if args.live_seconds):

@@ -99,6 +99,8 @@ def main() -> None:
         committed = read_results(work / "results")
     by_key = {(r.campaign_id, r.window_start): r[:5] for r in expected}
     wrong = [r for r in committed if by_key.get((r.campaign_id, r.window_start)) != r[:5]]
+    for row in wrong:
+        print(f"differs: committed {tuple(row[:5])}, reference {by_key.get((row.campaign_id, row.window_start))}")
     missing = len(expected) - len(committed)
 
     def flat(memory: TreeMemory) -> tuple[float, float]:

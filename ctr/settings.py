@@ -191,7 +191,7 @@ CHECKPOINT_INTERVAL = Setting("checkpoint-interval", _duration, "10s", "how ofte
 WINDOW = Setting("window", _duration, "30s", "size of the tumbling CTR windows")
 JOIN_BOUND = Setting("join-bound", _duration, "15s", "a click counts if it comes within this long after its impression")
 OUT_OF_ORDERNESS = Setting("out-of-orderness", _duration, "5s", "how late an event may come (watermark = max event time - this)")
-IDLE_TIMEOUT = Setting("idle-timeout", _duration, "10s", "a partition with no events for this long stops holding the watermark back")
+IDLE_TIMEOUT = Setting("idle-timeout", _duration, "60s", "a partition with no events for this long stops holding the watermark back")
 PARALLELISM = Setting("parallelism", _number(int, 1), "1", "parallelism of the job")
 FROM_CHECKPOINT = Setting("from-checkpoint", _text, None, "a checkpoint path to start from, or 'latest' for the newest retained one in checkpoint-dir")
 GROUP_ID = Setting("group-id", _text, "ctr-job", "Kafka consumer group of the job (offsets committed on checkpoints)")

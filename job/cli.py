@@ -13,7 +13,7 @@ from ctr import settings
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.jars import JarError, connector_jars
 from ctr_job.preflight import PreflightError, check_checkpoint, check_topics, check_writable_dir
-from ctr_job.runtime import flink_configuration, prepare_jvm_environment
+from ctr_job.runtime import flink_configuration, prepare_jvm_environment, statement_set
 from ctr_job.sql import JobSql, statements
 
 log = logging.getLogger("ctr.job")
@@ -94,24 +94,13 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _run_flink(values: dict[str, Any], configuration: dict[str, str], restore_from: Optional[Path]) -> int:
     from py4j.protocol import Py4JError
-    from pyflink.common import Configuration, JobStatus
-    from pyflink.table import EnvironmentSettings, TableEnvironment
+    from pyflink.common import JobStatus
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    config = Configuration()
-    for key, value in configuration.items():
-        config.set_string(key, value)
     try:
-        table_env = TableEnvironment.create(EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build())
-        ddl, inserts = statements(job_sql(values))
-        for statement in ddl:
-            table_env.execute_sql(statement)
-        statement_set = table_env.create_statement_set()
-        for statement in inserts:
-            statement_set.add_insert_sql(statement)
-        client = statement_set.execute().get_job_client()
+        client = statement_set(configuration, *statements(job_sql(values))).execute().get_job_client()
         print(f"ctr job: running {client.get_job_id()}{f' from {restore_from}' if restore_from else ''}; "
               f"results in {values['output_dir']}, Flink log in {values['log_dir']}", file=sys.stderr, flush=True)
         while not stop.wait(STATUS_POLL):

@@ -16,6 +16,7 @@ from ctr import settings
 from ctr.broker import BrokerError, EmbeddedBroker
 from ctr_job.results import format_table, read_results
 
+
 def _handed_to(command_settings: tuple[settings.Setting, ...]) -> tuple[settings.Setting, ...]:
     names = {s.name for s in command_settings} - {settings.DURATION.name}
     return tuple(s for s in settings.DEMO_SETTINGS if s.name in names)

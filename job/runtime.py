@@ -60,3 +60,20 @@ def flink_configuration(values: Mapping[str, Any], jars: list[Path], tmp_dir: Pa
     if restore_from is not None:
         config["execution.state-recovery.path"] = restore_from.resolve().as_uri()
     return config
+
+
+def statement_set(configuration: dict[str, str], ddl: list[str], inserts: list[str]) -> Any:
+    """A streaming TableEnvironment with ``configuration``: the DDL executed, the INSERTs in one statement set."""
+    from pyflink.common import Configuration
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    config = Configuration()
+    for key, value in configuration.items():
+        config.set_string(key, value)
+    table_env = TableEnvironment.create(EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build())
+    for statement in ddl:
+        table_env.execute_sql(statement)
+    statements = table_env.create_statement_set()
+    for statement in inserts:
+        statements.add_insert_sql(statement)
+    return statements
