@@ -14,10 +14,11 @@ import os
 from typing import Any
 
 import kopf
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from ctr import settings as settings_registry
+from ctr.kube import load_kubernetes_config
 from ctr_operator import crd
 from ctr_operator.reconcile import reconcile
 
@@ -33,22 +34,15 @@ def producer_defaults() -> dict[str, str]:
     return defaults
 
 
-def api_client() -> client.ApiClient:
-    """A Kubernetes client: in-cluster service account, else the current kube context."""
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    return client.ApiClient()
-
-
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Connect, read the defaults, keep kopf's bookkeeping in annotations, start the resync loop."""
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=crd.GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=crd.GROUP, key="last-handled-configuration")
     settings.posting.enabled = False
-    memo.api = api_client()
+    settings.scanning.disabled = True
+    load_kubernetes_config()
+    memo.api = client.ApiClient()
     memo.defaults = producer_defaults()
     memo.setdefault("namespaces", [])
     memo.setdefault("resync_interval", settings_registry.RESYNC_INTERVAL.parse_text(settings_registry.RESYNC_INTERVAL.default))

@@ -7,6 +7,7 @@ from typing import Optional
 
 import yaml
 
+from ctr.kube import load_kubernetes_config
 from ctr_producer.config_source import OnChange, OnError
 
 log = logging.getLogger("ctr.produce.config")
@@ -19,16 +20,6 @@ POD_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespa
 def pod_namespace() -> str:
     """The namespace this pod runs in (``default`` outside a cluster)."""
     return POD_NAMESPACE_FILE.read_text().strip() if POD_NAMESPACE_FILE.is_file() else "default"
-
-
-def load_kubernetes_config() -> None:
-    """Use the in-cluster service account, else the current kube context."""
-    from kubernetes import config
-
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
 
 
 class ConfigMapConfigSource:
