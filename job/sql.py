@@ -65,11 +65,6 @@ def _value(field: str, kind: type) -> str:
     return f"TRY_CAST({value} AS BIGINT)" if kind is int else value
 
 
-def _valid(fields: dict[str, type]) -> str:
-    checks = ["payload IS JSON OBJECT"] + [_type_check(field, kind) for field, kind in fields.items()]
-    return " AND ".join(f"COALESCE({check}, FALSE)" for check in checks)
-
-
 def _bounded(topic: str, sql: JobSql) -> str:
     offsets = (sql.end_offsets or {}).get(topic)
     if offsets is None:
@@ -85,7 +80,7 @@ CREATE TEMPORARY TABLE {name} (
     payload STRING,
     kafka_partition INT METADATA FROM 'partition' VIRTUAL,
     kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
-    event_time AS CASE WHEN {_valid(fields)} THEN TO_TIMESTAMP_LTZ({_value('ts', int)}, 3) END,
+    event_time AS CASE WHEN ({reason_expression(fields)}) IS NULL THEN TO_TIMESTAMP_LTZ({_value('ts', int)}, 3) END,
     WATERMARK FOR event_time AS event_time - {interval(sql.out_of_orderness_ms)}
 ) WITH (
     'connector' = 'kafka',

@@ -34,6 +34,11 @@ def labels(producer: str) -> dict[str, str]:
     }
 
 
+def selector(producer: str) -> dict[str, str]:
+    """The labels that select a Producer's pods."""
+    return {"app.kubernetes.io/name": "ctr-producer", "app.kubernetes.io/instance": producer}
+
+
 def replicas(spec: Mapping[str, Any]) -> int:
     """Pods to run: 0 when Stopped, else ``spec.replicas`` (1)."""
     return 0 if spec.get("state") == "Stopped" else int(spec.get("replicas", 1))
@@ -95,7 +100,6 @@ def _environment(name: str, spec: Mapping[str, Any], defaults: Mapping[str, str]
 
 def deployment(name: str, spec: Mapping[str, Any], defaults: Mapping[str, str]) -> dict[str, Any]:
     """The Deployment running ``ctr produce`` (hardened pod, Recreate so rates never overlap)."""
-    selector = {"app.kubernetes.io/name": "ctr-producer", "app.kubernetes.io/instance": name}
     container = {
         "name": "producer",
         "image": spec.get("image", defaults.get("image")),
@@ -112,7 +116,7 @@ def deployment(name: str, spec: Mapping[str, Any], defaults: Mapping[str, str]) 
         "spec": {
             "replicas": replicas(spec),
             "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": selector},
+            "selector": {"matchLabels": selector(name)},
             "template": {
                 "metadata": {"labels": labels(name)},
                 "spec": {

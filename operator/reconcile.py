@@ -95,7 +95,7 @@ class PodObservation(NamedTuple):
 
 def observe_pods(api_client: client.ApiClient, name: str, namespace: str) -> PodObservation:
     """Read the producer pods and scrape their metrics."""
-    selector = ",".join(f"{k}={v}" for k, v in desired.labels(name).items() if k != "app.kubernetes.io/managed-by")
+    selector = ",".join(f"{k}={v}" for k, v in desired.selector(name).items())
     pods = client.CoreV1Api(api_client).list_namespaced_pod(namespace, label_selector=selector).items
     pods = [api_client.sanitize_for_serialization(pod) for pod in pods]
     sent, completed, scraped, errors = 0, True, 0, 0

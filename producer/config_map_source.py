@@ -5,10 +5,8 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-import yaml
-
 from ctr.kube import load_kubernetes_config
-from ctr_producer.config_source import OnChange, OnError
+from ctr_producer.config_source import OnChange, OnError, parse_settings_text
 
 log = logging.getLogger("ctr.produce.config")
 CONFIG_KEY = "settings.yaml"
@@ -32,6 +30,7 @@ class ConfigMapConfigSource:
         self._stopped = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._last: Optional[str] = None
+        self._watcher: Optional[object] = None
 
     def start(self, on_change: OnChange, on_error: OnError) -> None:
         """Report the ConfigMap's settings now (if it exists) and after every change."""
@@ -51,12 +50,9 @@ class ConfigMapConfigSource:
             return
         self._last = text
         try:
-            document = yaml.safe_load(text) or {}
-        except yaml.YAMLError as err:
-            on_error(f"config map {self.namespace}/{self.name}: {CONFIG_KEY} is not YAML: {err}")
-            return
-        if not isinstance(document, dict):
-            on_error(f"config map {self.namespace}/{self.name}: {CONFIG_KEY} is not a mapping")
+            document = parse_settings_text(text, f"config map {self.namespace}/{self.name} key {CONFIG_KEY}")
+        except ValueError as err:
+            on_error(str(err))
             return
         on_change(document)
 
@@ -89,6 +85,5 @@ class ConfigMapConfigSource:
     def stop(self) -> None:
         """Stop watching."""
         self._stopped.set()
-        watcher = getattr(self, "_watcher", None)
-        if watcher is not None:
-            watcher.stop()
+        if self._watcher is not None:
+            self._watcher.stop()

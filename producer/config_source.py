@@ -33,19 +33,26 @@ class ConfigSource(Protocol):
         """Stop reporting."""
 
 
-def read_settings_file(path: str) -> Mapping[str, Any]:
-    """Parse a JSON or YAML settings file into a mapping (empty file: empty mapping)."""
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
+def parse_settings_text(text: str, where: str, as_json: bool = False) -> Mapping[str, Any]:
+    """Parse a JSON or YAML live settings document into a mapping (empty text: empty mapping).
+
+    Raises ValueError naming ``where`` when the text is not JSON/YAML or not a mapping.
+    """
     if not text.strip():
         return {}
     try:
-        document = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+        document = json.loads(text) if as_json else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as err:
-        raise ValueError(f"{path} is not valid {'JSON' if path.endswith('.json') else 'YAML'}: {err}") from None
+        raise ValueError(f"{where} is not valid {'JSON' if as_json else 'YAML'}: {err}") from None
     if not isinstance(document, dict):
-        raise ValueError(f"{path} does not hold a mapping of settings")
+        raise ValueError(f"{where} does not hold a mapping of settings")
     return document
+
+
+def read_settings_file(path: str) -> Mapping[str, Any]:
+    """Parse a JSON (``.json``) or YAML settings file into a mapping."""
+    with open(path, encoding="utf-8") as handle:
+        return parse_settings_text(handle.read(), path, as_json=path.endswith(".json"))
 
 
 class FileConfigSource:
