@@ -35,6 +35,7 @@ CLICK_FIELDS: dict[str, type] = dict(Click.__annotations__)
 
 #: Flink SQL type of each Python field type.
 SQL_TYPES: dict[type, str] = {str: "STRING", int: "BIGINT"}
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
 
 class MalformedEvent(ValueError):
@@ -72,7 +73,7 @@ def _decode(payload: bytes, kind: type[NamedTuple], fields: dict[str, type]) -> 
         if obj.get(name) is None:
             raise MalformedEvent(f"missing field {name}")
         value = obj[name]
-        if type(value) is not expected:
+        if type(value) is not expected or (expected is int and not BIGINT_MIN <= value <= BIGINT_MAX):
             raise MalformedEvent(f"field {name} is not {SQL_TYPES[expected]}")
         values.append(value)
     return kind(*values)

@@ -198,12 +198,12 @@ GROUP_ID = Setting("group-id", _text, "ctr-job", "Kafka consumer group of the jo
 RESTART_ATTEMPTS = Setting("restart-attempts", _number(int, 0), "3", "restarts after a failure before the job fails for good")
 LOG_DIR = Setting("log-dir", _text, "ctr-data/logs", "directory of Flink's own log files")
 FLINK_LOG_LEVEL = Setting("flink-log-level", _choice("ERROR", "WARN", "INFO", "DEBUG"), "WARN", "level of Flink's own log")
-CONNECTOR_JARS = Setting("connector-jars", _text, "auto", "Kafka connector jars: 'auto' (fetched once from PyPI), 'classpath' (already on Flink's classpath), or paths a.jar,b.jar")
+JOB_JARS = Setting("job-jars", _text, "auto", "jars the job adds to Flink: 'auto' (the Kafka connector and kafka-clients fetched once from PyPI, ctr's event format compiled once with javac), 'classpath' (all on Flink's classpath already, as in the job image), or paths a.jar,b.jar,c.jar")
 
 JOB_SETTINGS: tuple[Setting, ...] = (
     BOOTSTRAP_SERVERS, IMPRESSIONS_TOPIC, CLICKS_TOPIC, DLQ_TOPIC, OUTPUT_DIR, CHECKPOINT_DIR, CHECKPOINT_INTERVAL,
     WINDOW, JOIN_BOUND, OUT_OF_ORDERNESS, IDLE_TIMEOUT, PARALLELISM, FROM_CHECKPOINT, GROUP_ID, RESTART_ATTEMPTS,
-    LOG_DIR, FLINK_LOG_LEVEL, CONNECTOR_JARS,
+    LOG_DIR, FLINK_LOG_LEVEL, JOB_JARS,
 )
 
 NAMESPACES = Setting("namespaces", _text, None, "namespaces whose Producers the operator manages, a,b (all namespaces when unset)")

@@ -1,6 +1,17 @@
-# The CTR job image: the official Flink image, PyFlink of the same version, the Kafka connector, ctr.
+# The CTR job image: the official Flink image, PyFlink of the same version, the Kafka connector,
+# ctr's event format, ctr.
 ARG FLINK_VERSION=2.0.2
-FROM flink:${FLINK_VERSION}-scala_2.12-java17
+
+# ctr's `ctr-event` format (job/java), compiled against the image's own Flink jars.
+FROM flink:${FLINK_VERSION}-scala_2.12-java17 AS flink
+FROM eclipse-temurin:17-jdk-jammy AS event-format
+COPY --from=flink /opt/flink/lib /opt/flink/lib
+COPY job/java /src
+RUN cd /src && javac --release 17 -nowarn -cp '/opt/flink/lib/*' -d /classes $(find . -name '*.java') \
+ && cp -r META-INF /classes/ \
+ && jar --create --file /ctr-event-format.jar -C /classes .
+
+FROM flink
 ARG FLINK_VERSION
 
 USER root
@@ -24,6 +35,8 @@ RUN pip download --no-cache-dir --no-deps --dest /tmp/wheel "${CONNECTOR_WHEEL}"
  && echo "842885a51c768b2f31c946a2071656c166ee8cc6d3c02fe6c557e134e03bf228  /opt/flink/lib/flink-connector-kafka-4.0.1-2.0.jar" | sha256sum -c - \
  && echo "7568b998572d256f0b7bc0afdc1b7a2588b8b08415c62ce314c864a6851ae9d9  /opt/flink/lib/kafka-clients.jar" | sha256sum -c - \
  && rm -rf /tmp/wheel
+
+COPY --from=event-format /ctr-event-format.jar /opt/flink/lib/ctr-event-format.jar
 
 # ctr itself, and the file the FlinkDeployment runs with `-py`.
 COPY pyproject.toml README.md /opt/ctr/src/

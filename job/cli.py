@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from ctr import settings
 from ctr_job.checkpoints import latest_checkpoint
+from ctr_job.event_format import event_format_jar
 from ctr_job.jars import JarError, connector_jars
 from ctr_job.preflight import PreflightError, check_checkpoint, check_topics, check_writable_dir
 from ctr_job.runtime import flink_configuration, prepare_jvm_environment, statement_set
@@ -27,15 +28,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                          settings.JOB_SETTINGS, run)
 
 
-def _jars(choice: str) -> list[Path]:
+def job_jars(choice: str) -> list[Path]:
+    """The jars the job adds to Flink for a ``--job-jars`` choice (none for 'classpath')."""
     if choice == "auto":
-        return connector_jars()
+        return [*connector_jars(), event_format_jar()]
     if choice == "classpath":
         return []
     paths = [Path(item) for item in choice.split(",")]
     missing = [str(path) for path in paths if not path.is_file()]
     if missing:
-        raise JarError(f"connector jar(s) not found: {', '.join(missing)}")
+        raise JarError(f"jar(s) not found: {', '.join(missing)}")
     return paths
 
 
@@ -75,7 +77,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Start the job, wait until it ends or is stopped (SIGTERM/SIGINT cancel it), return the exit code."""
     values = settings.resolve_settings(parser, args, settings.JOB_SETTINGS)
     try:
-        jars = _jars(values["connector_jars"])
+        jars = job_jars(values["job_jars"])
         check_writable_dir(Path(values["checkpoint_dir"]), "checkpoint directory")
         check_writable_dir(Path(values["output_dir"]), "output directory")
         check_writable_dir(Path(values["log_dir"]), "log directory")

@@ -1,8 +1,8 @@
 """The job's Flink SQL, generated from the one event schema and the job's settings.
 
-Messages are read as raw strings and checked with Flink's JSON functions in SQL (no Python
-UDF on the hot path): valid ones flow into the interval join and the windows, malformed ones
-go to the dead-letter topic with a reason.
+Each message is parsed once, in the Kafka source, by ctr's ``ctr-event`` format (a small Java
+format in job/java; no Python on the hot path): valid events flow into the interval join and the
+windows, malformed messages go to the dead-letter topic with their text and a reason.
 """
 
 from dataclasses import dataclass
@@ -41,30 +41,6 @@ def interval(ms: int) -> str:
     return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}' DAY TO SECOND(3)"
 
 
-def _field_json(field: str) -> str:
-    return f"JSON_QUERY(payload, '$.{field}' WITH ARRAY WRAPPER)"
-
-
-def _type_check(field: str, kind: type) -> str:
-    if kind is int:
-        return f"REGEXP({_field_json(field)}, '^\\[-?[0-9]+\\]$')"
-    return f"{_field_json(field)} LIKE '[\"%'"
-
-
-def reason_expression(fields: dict[str, type]) -> str:
-    """SQL that is NULL for a valid event and otherwise says what is wrong with ``payload``."""
-    cases = ["WHEN payload IS NULL OR NOT (payload IS JSON OBJECT) THEN 'not a JSON object'"]
-    for field, kind in fields.items():
-        cases.append(f"WHEN {_field_json(field)} IS NULL THEN 'missing field {field}'")
-        cases.append(f"WHEN NOT ({_type_check(field, kind)}) THEN 'field {field} is not {SQL_TYPES[kind]}'")
-    return "CASE " + " ".join(cases) + " END"
-
-
-def _value(field: str, kind: type) -> str:
-    value = f"JSON_VALUE(payload, '$.{field}')"
-    return f"TRY_CAST({value} AS BIGINT)" if kind is int else value
-
-
 def _bounded(topic: str, sql: JobSql) -> str:
     offsets = (sql.end_offsets or {}).get(topic)
     if offsets is None:
@@ -74,13 +50,16 @@ def _bounded(topic: str, sql: JobSql) -> str:
 
 
 def source_table(name: str, topic: str, fields: dict[str, type], sql: JobSql) -> str:
-    """A Kafka source of raw messages whose event time (from valid messages only) has a watermark."""
+    """A Kafka source of events parsed once by the ``ctr-event`` format (job/java): the event's fields,
+    or for a malformed message only ``reason`` and ``payload``; event time and watermark from ``ts``."""
+    columns = "".join(f"{field} {SQL_TYPES[kind]},\n    " for field, kind in fields.items())
     return f"""
 CREATE TEMPORARY TABLE {name} (
+    {columns}reason STRING,
     payload STRING,
     kafka_partition INT METADATA FROM 'partition' VIRTUAL,
     kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
-    event_time AS CASE WHEN ({reason_expression(fields)}) IS NULL THEN TO_TIMESTAMP_LTZ({_value('ts', int)}, 3) END,
+    event_time AS TO_TIMESTAMP_LTZ(ts, 3),
     WATERMARK FOR event_time AS event_time - {interval(sql.out_of_orderness_ms)}
 ) WITH (
     'connector' = 'kafka',
@@ -90,24 +69,13 @@ CREATE TEMPORARY TABLE {name} (
     'properties.auto.offset.reset' = 'earliest',
     'scan.startup.mode' = 'group-offsets',
     'scan.topic-partition-discovery.interval' = '60 s',
-    'format' = 'raw',
-    'raw.charset' = 'UTF-8'{_bounded(topic, sql)}
+    'format' = 'ctr-event'{_bounded(topic, sql)}
 )"""
 
 
-def checked_view(name: str, source: str, fields: dict[str, type]) -> str:
-    """A view of ``source`` with the parsed fields and ``reason`` (NULL when valid)."""
-    columns = ",\n    ".join(f"{_value(field, kind)} AS {field}" for field, kind in fields.items())
-    return f"""
-CREATE TEMPORARY VIEW {name} AS
-SELECT
-    {columns},
-    event_time,
-    payload,
-    kafka_partition,
-    kafka_offset,
-    {reason_expression(fields)} AS reason
-FROM {source}"""
+def valid_view(name: str, source: str, fields: dict[str, type]) -> str:
+    """The valid events of ``source`` with their event time."""
+    return f"CREATE TEMPORARY VIEW {name} AS SELECT {', '.join(fields)}, event_time FROM {source} WHERE reason IS NULL"
 
 
 def dlq_table(sql: JobSql) -> str:
@@ -147,12 +115,12 @@ CREATE TEMPORARY TABLE ctr_results (
 )"""
 
 
-def dead_letters_insert(view: str, topic: str) -> str:
-    """Send the malformed messages of ``view`` to the dead-letter table."""
+def dead_letters_insert(source: str, topic: str) -> str:
+    """Send the malformed messages of ``source`` to the dead-letter table."""
     return f"""
 INSERT INTO dead_letters
 SELECT {_quote(topic)}, kafka_partition, kafka_offset, payload, reason
-FROM {view}
+FROM {source}
 WHERE reason IS NOT NULL"""
 
 
@@ -185,19 +153,17 @@ GROUP BY window_start, window_end, campaign_id"""
 def statements(sql: JobSql) -> tuple[list[str], list[str]]:
     """Return (DDL statements, INSERT statements) of the whole job."""
     ddl = [
-        source_table("impressions_raw", sql.impressions_topic, IMPRESSION_FIELDS, sql),
-        source_table("clicks_raw", sql.clicks_topic, CLICK_FIELDS, sql),
-        checked_view("impressions_checked", "impressions_raw", IMPRESSION_FIELDS),
-        checked_view("clicks_checked", "clicks_raw", CLICK_FIELDS),
-        "CREATE TEMPORARY VIEW valid_impressions AS SELECT * FROM impressions_checked WHERE reason IS NULL",
-        "CREATE TEMPORARY VIEW valid_clicks AS SELECT * FROM clicks_checked WHERE reason IS NULL",
+        source_table("impressions", sql.impressions_topic, IMPRESSION_FIELDS, sql),
+        source_table("clicks", sql.clicks_topic, CLICK_FIELDS, sql),
+        valid_view("valid_impressions", "impressions", IMPRESSION_FIELDS),
+        valid_view("valid_clicks", "clicks", CLICK_FIELDS),
         joined_view(sql),
         dlq_table(sql),
         results_table(sql),
     ]
     inserts = [
         ctr_insert(sql),
-        dead_letters_insert("impressions_checked", sql.impressions_topic),
-        dead_letters_insert("clicks_checked", sql.clicks_topic),
+        dead_letters_insert("impressions", sql.impressions_topic),
+        dead_letters_insert("clicks", sql.clicks_topic),
     ]
     return ddl, inserts

@@ -25,6 +25,9 @@ MALFORMED_IMPRESSIONS = [
     b'{"impr_id": "m2", "user_id": "u", "campaign_id": "c", "ts": "soon"}',
     b'{"impr_id": "m3", "user_id": "u", "campaign_id": ["c"], "ts": 1700000001000}',
     b"",
+    b'{"impr_id": "m4", "user_id": "u", "campaign_id": "c", "ts": 1700000001000} trailing',
+    b'{"impr_id": "m5", "user_id": null, "campaign_id": "c", "ts": 1700000001000}',
+    b'{"impr_id": "m6", "user_id": "u", "campaign_id": "c", "ts": 123456789012345678901234}',
 ]
 MALFORMED_CLICKS = [
     b'{"click_id": "k1", "user_id": "u", "ts": 1700000001000}',

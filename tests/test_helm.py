@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import jsonschema
@@ -266,3 +267,21 @@ def test_kind_config_maps_the_flink_ui_port():
     node_port = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["job"]["ui"]["nodePort"]
     assert config["kind"] == "Cluster" and mapping["containerPort"] == node_port
     assert f"localhost:{mapping['hostPort']}" in (ROOT / "README.md").read_text()
+
+
+def test_job_image_compiles_the_event_format_into_flink_lib(tmp_path):
+    """The Dockerfile's event-format stage, run here against PyFlink's jars, builds a jar Flink can discover."""
+    import pyflink
+
+    dockerfile = (ROOT / "docker" / "job.Dockerfile").read_text()
+    stage = dockerfile.split("AS event-format", 1)[1].split("\nFROM ", 1)[0]
+    build = re.search(r"^RUN (.*?)(?<!\\)$", stage, re.M | re.S).group(1).replace("\\\n", " ")
+    shutil.copytree(ROOT / "job" / "java", tmp_path / "src")
+    here = {"/opt/flink/lib": Path(pyflink.__file__).parent / "lib", "/src": tmp_path / "src", "/classes": tmp_path / "classes",
+            "/ctr-event-format.jar": tmp_path / "format.jar"}
+    build = re.sub("|".join(map(re.escape, here)), lambda found: str(here[found.group(0)]), build)
+    subprocess.run(["bash", "-euo", "pipefail", "-c", build], check=True)
+    with zipfile.ZipFile(tmp_path / "format.jar") as jar:
+        service = jar.read("META-INF/services/org.apache.flink.table.factories.Factory").decode().split()
+        assert [name.replace(".", "/") + ".class" for name in service][0] in jar.namelist()
+    assert "COPY --from=event-format /ctr-event-format.jar /opt/flink/lib/" in dockerfile

@@ -12,7 +12,8 @@ from ctr.broker import free_port
 from ctr.reference import CtrRow, reference_ctr
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.results import read_results
-from events_for_tests import (JOIN_BOUND_MS, WINDOW_MS, hard_cases, malformed_count, produce, produce_sentinels)
+from events_for_tests import (JOIN_BOUND_MS, MALFORMED_IMPRESSIONS, WINDOW_MS, hard_cases, malformed_count, produce,
+                              produce_sentinels)
 from support import CollectedOutput, fresh_topics, read_topic, run_ctr, start_ctr, wait_for
 
 RESULT_TIMEOUT = 240
@@ -79,12 +80,17 @@ def test_malformed_messages_go_to_the_dead_letter_topic(correctness_run):
     topics = correctness_run["topics"]
     assert len(letters) == malformed_count()
     assert all(letter["reason"] for letter in letters)
-    assert sum(letter["source_topic"] == topics.impressions for letter in letters) == 8
+    assert sum(letter["source_topic"] == topics.impressions for letter in letters) == len(MALFORMED_IMPRESSIONS) + 1
     reasons = {letter["payload"]: letter["reason"] for letter in letters}
     assert reasons["not json at all"] == "not a JSON object"
     assert reasons['{"impr_id": "m1", "user_id": "u", "campaign_id": "c"}'] == "missing field ts"
     assert reasons['{"impr_id": "m2", "user_id": "u", "campaign_id": "c", "ts": "soon"}'] == "field ts is not BIGINT"
     assert reasons['{"click_id": "k1", "user_id": "u", "ts": 1700000001000}'] == "missing field impr_id"
+    assert reasons['{"impr_id": 5, "user_id": "u", "campaign_id": "c", "ts": 1700000001000}'] == "field impr_id is not STRING"
+    assert reasons['{"impr_id": "m4", "user_id": "u", "campaign_id": "c", "ts": 1700000001000} trailing'] == "not a JSON object"
+    assert reasons['{"impr_id": "m5", "user_id": null, "campaign_id": "c", "ts": 1700000001000}'] == "missing field user_id"
+    assert reasons['{"impr_id": "m6", "user_id": "u", "campaign_id": "c", "ts": 123456789012345678901234}'] == "field ts is not BIGINT"
+    assert [letter["reason"] for letter in letters if letter["payload"] is None] == ["not a JSON object"]
 
 
 @pytest.mark.slow
@@ -134,7 +140,7 @@ def test_unreachable_broker_fails_fast(topics, tmp_path):
 @pytest.mark.parametrize(("extra", "message"), [
     (["--checkpoint-dir", "/proc/ctr-checkpoints"], "checkpoint directory"),
     (["--from-checkpoint", "/nowhere/chk-1"], "not a checkpoint"),
-    (["--connector-jars", "/nowhere/kafka.jar"], "not found"),
+    (["--job-jars", "/nowhere/kafka.jar"], "not found"),
 ])
 def test_bad_paths_fail_fast(broker, topics, tmp_path, extra, message):
     result = run_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path), *extra, timeout=60)

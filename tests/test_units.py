@@ -39,7 +39,8 @@ def test_events_round_trip_and_reject_malformed():
     assert encode(impression) == json.dumps(impression._asdict(), separators=(",", ":")).encode()
     assert decode_click(encode(click)) == click
     for payload, reason in [(b"{", "not JSON"), (b"[]", "not a JSON object"), (b'{"impr_id":"i"}', "missing field"),
-                            (b'{"impr_id":"i","user_id":"u","campaign_id":"c","ts":"soon"}', "ts is not BIGINT")]:
+                            (b'{"impr_id":"i","user_id":"u","campaign_id":"c","ts":"soon"}', "ts is not BIGINT"),
+                            (b'{"impr_id":"i","user_id":"u","campaign_id":"c","ts":9223372036854775808}', "ts is not BIGINT")]:
         with pytest.raises(MalformedEvent, match=reason):
             decode_impression(payload)
 

@@ -1,0 +1,160 @@
+package ctr.flink;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.flink.api.common.serialization.DeserializationSchema;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonFactory;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
+import org.apache.flink.table.api.ValidationException;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.types.logical.LogicalTypeRoot;
+import org.apache.flink.table.types.logical.RowType;
+
+/**
+ * Parses one event message in a single pass. Never throws on bad input: the first problem, checked
+ * in column order, becomes the row's {@code reason} ("not a JSON object", "missing field X",
+ * "field X is not BIGINT"), the same reasons ctr's Python decoder gives.
+ */
+public final class EventDeserializationSchema implements DeserializationSchema<RowData> {
+
+    private static final long serialVersionUID = 1L;
+    static final String REASON = "reason";
+    static final String PAYLOAD = "payload";
+
+    private final TypeInformation<RowData> producedType;
+    private final String[] names;
+    private final boolean[] isBigint;
+    private final int reasonIndex;
+    private final int payloadIndex;
+
+    private transient JsonFactory jsonFactory;
+    private transient Map<String, Integer> indexByName;
+    private transient Object[] values;
+    private transient String[] problems;
+
+    public EventDeserializationSchema(RowType rowType, TypeInformation<RowData> producedType) {
+        this.producedType = producedType;
+        List<String> fieldNames = rowType.getFieldNames();
+        this.names = fieldNames.toArray(new String[0]);
+        this.isBigint = new boolean[names.length];
+        this.reasonIndex = fieldNames.indexOf(REASON);
+        this.payloadIndex = fieldNames.indexOf(PAYLOAD);
+        if (reasonIndex < 0 || payloadIndex < 0) {
+            throw new ValidationException("format 'ctr-event' needs the columns 'reason STRING' and 'payload STRING'");
+        }
+        for (int i = 0; i < names.length; i++) {
+            LogicalTypeRoot root = rowType.getTypeAt(i).getTypeRoot();
+            boolean text = root == LogicalTypeRoot.VARCHAR || root == LogicalTypeRoot.CHAR;
+            if (!text && (root != LogicalTypeRoot.BIGINT || i == reasonIndex || i == payloadIndex)) {
+                throw new ValidationException("format 'ctr-event' supports STRING and BIGINT columns; column '"
+                        + names[i] + "' is " + rowType.getTypeAt(i));
+            }
+            isBigint[i] = root == LogicalTypeRoot.BIGINT;
+        }
+    }
+
+    @Override
+    public void open(InitializationContext context) {
+        jsonFactory = new JsonFactory();
+        indexByName = new HashMap<>();
+        for (int i = 0; i < names.length; i++) {
+            if (i != reasonIndex && i != payloadIndex) {
+                indexByName.put(names[i], i);
+            }
+        }
+        values = new Object[names.length];
+        problems = new String[names.length];
+    }
+
+    @Override
+    public RowData deserialize(byte[] message) {
+        String reason = message == null ? "not a JSON object" : parse(message);
+        GenericRowData row = new GenericRowData(names.length);
+        if (reason == null) {
+            for (int i = 0; i < names.length; i++) {
+                if (i != reasonIndex && i != payloadIndex) {
+                    row.setField(i, isBigint[i] ? values[i] : StringData.fromString((String) values[i]));
+                }
+            }
+        } else {
+            row.setField(reasonIndex, StringData.fromString(reason));
+            if (message != null) {
+                row.setField(payloadIndex, StringData.fromString(new String(message, StandardCharsets.UTF_8)));
+            }
+        }
+        return row;
+    }
+
+    /** Fills {@code values} from the message; returns null when it is a valid event, else why not. */
+    private String parse(byte[] message) {
+        Arrays.fill(values, null);
+        Arrays.fill(problems, null);
+        try (JsonParser parser = jsonFactory.createParser(message)) {
+            if (parser.nextToken() != JsonToken.START_OBJECT) {
+                return "not a JSON object";
+            }
+            for (JsonToken token = parser.nextToken(); token == JsonToken.FIELD_NAME; token = parser.nextToken()) {
+                Integer index = indexByName.get(parser.currentName());
+                JsonToken value = parser.nextToken();
+                if (index == null) {
+                    parser.skipChildren();
+                } else {
+                    read(parser, value, index);
+                }
+            }
+            if (parser.currentToken() != JsonToken.END_OBJECT || parser.nextToken() != null) {
+                return "not a JSON object";
+            }
+        } catch (IOException malformed) {
+            return "not a JSON object";
+        }
+        for (int i = 0; i < names.length; i++) {
+            if (i == reasonIndex || i == payloadIndex) {
+                continue;
+            }
+            if (problems[i] != null) {
+                return problems[i];
+            }
+            if (values[i] == null) {
+                return "missing field " + names[i];
+            }
+        }
+        return null;
+    }
+
+    private void read(JsonParser parser, JsonToken value, int index) throws IOException {
+        values[index] = null;
+        problems[index] = null;
+        if (value == JsonToken.VALUE_NULL) {
+            return;
+        }
+        if (isBigint[index] && value == JsonToken.VALUE_NUMBER_INT
+                && parser.getNumberType() != JsonParser.NumberType.BIG_INTEGER) {
+            values[index] = parser.getLongValue();
+        } else if (!isBigint[index] && value == JsonToken.VALUE_STRING) {
+            values[index] = parser.getText();
+        } else {
+            parser.skipChildren();
+            problems[index] = "field " + names[index] + " is not " + (isBigint[index] ? "BIGINT" : "STRING");
+        }
+    }
+
+    @Override
+    public boolean isEndOfStream(RowData nextElement) {
+        return false;
+    }
+
+    @Override
+    public TypeInformation<RowData> getProducedType() {
+        return producedType;
+    }
+}
