@@ -64,6 +64,19 @@ def job_sql(values: dict[str, Any]) -> JobSql:
     )
 
 
+#: Failures with a known remedy: a text in the root cause -> what to do.
+REMEDIES = {
+    "Too many open files": "the CSV sink keeps one file open per campaign (and subtask) until a checkpoint commits it: "
+                           "raise the open-file limit (ulimit -n) above the number of campaigns",
+}
+
+
+def failure_message(root_cause: str) -> str:
+    """The root cause of a failed job, with the remedy when it is a known one."""
+    remedies = [remedy for text, remedy in REMEDIES.items() if text in root_cause]
+    return "; ".join([root_cause, *remedies])
+
+
 def _root_cause(error: BaseException) -> str:
     java = getattr(error, "java_exception", None)
     if java is None:
@@ -116,5 +129,5 @@ def _run_flink(values: dict[str, Any], configuration: dict[str, str], restore_fr
         print(f"ctr job: cancelled; checkpoints retained in {values['checkpoint_dir']}", file=sys.stderr, flush=True)
         return 0
     except Py4JError as err:
-        print(f"ctr job: failed: {_root_cause(err)}", file=sys.stderr, flush=True)
+        print(f"ctr job: failed: {failure_message(_root_cause(err))}", file=sys.stderr, flush=True)
         return 1
