@@ -101,6 +101,14 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
+def early_and_late(values: list[float]) -> tuple[float, float]:
+    """Drop the first third of ``values`` as warm-up; return the means of the first and of the last
+    third of the rest (a rise between them is growth, not the ups and downs of each window)."""
+    warm = values[len(values) // 3:] or values or [0.0]
+    third = max(1, len(warm) // 3)
+    return sum(warm[:third]) / third, sum(warm[-third:]) / third
+
+
 def report(benchmark: str, figures: list[Figure], quick: bool, context: Optional[str] = None) -> None:
     """Print one summary line per figure; record them in docs/benchmarks.md unless ``quick``."""
     print(f"== {benchmark} ==")

@@ -16,7 +16,7 @@ from typing import Optional
 
 from confluent_kafka import Producer
 
-from common import Figure, TreeMemory, percentile, report
+from common import Figure, TreeMemory, early_and_late, percentile, report
 from ctr import settings
 from ctr.broker import EmbeddedBroker
 from ctr.campaigns import parse_campaigns
@@ -227,9 +227,9 @@ def main() -> None:
             note = f"{len(delays)} rows in {args.live_seconds:g} s" if delays else "no window committed"
             figures.append(Figure(f"freshness p50, {live_rate:,} impressions/s", percentile(delays, 0.5) if delays else float("nan"), "s", f"≤ {target} s", note))
             figures.append(Figure(f"freshness p99, {live_rate:,} impressions/s", percentile(delays, 0.99) if delays else float("nan"), "s", f"≤ {target} s"))
-            warm = states[len(states) // 3:] or states or [0]
-            figures.append(Figure(f"checkpoint size after warm-up, {live_rate:,}/s: min → max", (max(warm) - min(warm)) / 2**20, "MiB", "flat",
-                                  f"{min(warm) / 2**20:.1f} → {max(warm) / 2**20:.1f} MiB, {len(states)} samples 5 s apart"))
+            early, late = early_and_late([size / 2**20 for size in states])
+            figures.append(Figure(f"checkpoint size after warm-up, {live_rate:,}/s: first third → last third", late - early, "MiB", "flat",
+                                  f"{early:.1f} → {late:.1f} MiB on average, {len(states)} samples 5 s apart"))
     report("bench/job", figures, args.quick)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from common import Figure, TreeMemory, report
+from common import Figure, TreeMemory, early_and_late, report
 from ctr.broker import EmbeddedBroker
 from ctr.events import Click, Impression, decode_click, decode_impression, encode, message_key
 from ctr.reference import reference_ctr
@@ -83,6 +83,7 @@ def main() -> None:
                 time.sleep(max(0.0, started + at - time.monotonic()))
                 config.write_text(json.dumps(document))
             time.sleep(max(0.0, started + seconds - time.monotonic()))
+            traffic_end = time.monotonic()
             producer.send_signal(signal.SIGTERM)
             summary = json.loads(producer.communicate(timeout=120)[0].strip().splitlines()[-1])
             close_all_windows(broker, names)
@@ -103,21 +104,16 @@ def main() -> None:
         print(f"differs: committed {tuple(row[:5])}, reference {by_key.get((row.campaign_id, row.window_start))}")
     missing = len(expected) - len(committed)
 
-    def flat(memory: TreeMemory) -> tuple[float, float]:
-        warm = [rss for _, rss in memory.samples[len(memory.samples) // 3:]] or [0]
-        third = max(1, len(warm) // 3)
-        return sum(warm[:third]) / third / 2**20, sum(warm[-third:]) / third / 2**20
-
-    job_early, job_late = flat(job_memory)
-    producer_early, producer_late = flat(producer_memory)
+    job_early, job_late = early_and_late([rss / 2**20 for at, rss in job_memory.samples if at <= traffic_end])
+    producer_early, producer_late = early_and_late([rss / 2**20 for at, rss in producer_memory.samples if at <= traffic_end])
     errors = summary["delivery_errors"] + summary["config_errors"] + (job.returncode != 0)
     figures = [
         Figure("events sent", summary["impressions"] + summary["clicks"], "events", "", f"{seconds / 60:g} min at {args.rate:,}/s with a rate change and a pause"),
         Figure("errors (delivery, config, job exit)", errors, "", "0", job_errors.strip().splitlines()[-1] if errors and job_errors.strip() else ""),
         Figure("committed rows different from the reference", len(wrong), "rows", "0", f"{len(committed)} rows committed"),
         Figure("windows not committed", missing, "rows", "0"),
-        Figure("job memory after warm-up, first third → last third", job_late - job_early, "MiB", "flat", f"{job_early:,.0f} → {job_late:,.0f} MiB"),
-        Figure("producer memory after warm-up, first third → last third", producer_late - producer_early, "MiB", "flat", f"{producer_early:,.0f} → {producer_late:,.0f} MiB"),
+        Figure("job memory after warm-up, first third → last third of the traffic", job_late - job_early, "MiB", "flat", f"{job_early:,.0f} → {job_late:,.0f} MiB"),
+        Figure("producer memory after warm-up, first third → last third of the traffic", producer_late - producer_early, "MiB", "flat", f"{producer_early:,.0f} → {producer_late:,.0f} MiB"),
     ]
     report("bench/soak", figures, args.quick)
 
