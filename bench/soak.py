@@ -104,16 +104,22 @@ def main() -> None:
         print(f"differs: committed {tuple(row[:5])}, reference {by_key.get((row.campaign_id, row.window_start))}")
     missing = len(expected) - len(committed)
 
-    job_early, job_late = early_and_late([rss / 2**20 for at, rss in job_memory.samples if at <= traffic_end])
-    producer_early, producer_late = early_and_late([rss / 2**20 for at, rss in producer_memory.samples if at <= traffic_end])
+    resumed = started + plan[-1][0]
+
+    def steady(memory: TreeMemory) -> tuple[float, float]:
+        """Memory over the last phase, at the full rate from the resume to the end of the traffic."""
+        return early_and_late([rss / 2**20 for at, rss in memory.samples if resumed <= at <= traffic_end])
+
+    job_early, job_late = steady(job_memory)
+    producer_early, producer_late = steady(producer_memory)
     errors = summary["delivery_errors"] + summary["config_errors"] + (job.returncode != 0)
     figures = [
         Figure("events sent", summary["impressions"] + summary["clicks"], "events", "", f"{seconds / 60:g} min at {args.rate:,}/s with a rate change and a pause"),
         Figure("errors (delivery, config, job exit)", errors, "", "0", job_errors.strip().splitlines()[-1] if errors and job_errors.strip() else ""),
         Figure("committed rows different from the reference", len(wrong), "rows", "0", f"{len(committed)} rows committed"),
         Figure("windows not committed", missing, "rows", "0"),
-        Figure("job memory after warm-up, first third → last third of the traffic", job_late - job_early, "MiB", "flat", f"{job_early:,.0f} → {job_late:,.0f} MiB"),
-        Figure("producer memory after warm-up, first third → last third of the traffic", producer_late - producer_early, "MiB", "flat", f"{producer_early:,.0f} → {producer_late:,.0f} MiB"),
+        Figure("job memory at the full rate after the resume, first third → last third after warm-up", job_late - job_early, "MiB", "flat", f"{job_early:,.0f} → {job_late:,.0f} MiB"),
+        Figure("producer memory at the full rate after the resume, first third → last third after warm-up", producer_late - producer_early, "MiB", "flat", f"{producer_early:,.0f} → {producer_late:,.0f} MiB"),
     ]
     report("bench/soak", figures, args.quick)
 

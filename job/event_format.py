@@ -6,6 +6,7 @@ an edited source or another Flink gets a fresh build. The job image compiles the
 """
 
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -51,7 +52,7 @@ def _build(files: list[Path], target: Path) -> None:
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise JarError(f"could not compile the event format: {result.stderr.strip()[-2000:]}")
-        partial = target.with_suffix(".partial")
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as jar:
             for path in sorted(Path(classes).rglob("*.class")):
                 jar.write(path, str(path.relative_to(classes)))

@@ -21,8 +21,9 @@ import org.apache.flink.table.types.logical.RowType;
 
 /**
  * Parses one event message in a single pass. Never throws on bad input: the first problem, checked
- * in column order, becomes the row's {@code reason} ("not a JSON object", "missing field X",
- * "field X is not BIGINT"), the same reasons ctr's Python decoder gives.
+ * in column order, becomes the row's {@code reason}: "not a JSON object" (also for a message that is
+ * not JSON at all, an empty one or a tombstone), "missing field X" (absent or null), "field X is not
+ * STRING" or "field X is not BIGINT" (including integers outside BIGINT's range).
  */
 public final class EventDeserializationSchema implements DeserializationSchema<RowData> {
 
