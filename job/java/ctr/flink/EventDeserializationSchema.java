@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -36,6 +37,8 @@ public final class EventDeserializationSchema implements DeserializationSchema<R
     private final boolean[] isBigint;
     private final int reasonIndex;
     private final int payloadIndex;
+    /** The indexes of the event's own columns: all but {@code reason} and {@code payload}. */
+    private final int[] eventColumns;
 
     private transient JsonFactory jsonFactory;
     private transient Map<String, Integer> indexByName;
@@ -61,16 +64,16 @@ public final class EventDeserializationSchema implements DeserializationSchema<R
             }
             isBigint[i] = root == LogicalTypeRoot.BIGINT;
         }
+        this.eventColumns = IntStream.range(0, names.length)
+                .filter(i -> i != reasonIndex && i != payloadIndex).toArray();
     }
 
     @Override
     public void open(InitializationContext context) {
         jsonFactory = new JsonFactory();
         indexByName = new HashMap<>();
-        for (int i = 0; i < names.length; i++) {
-            if (i != reasonIndex && i != payloadIndex) {
-                indexByName.put(names[i], i);
-            }
+        for (int i : eventColumns) {
+            indexByName.put(names[i], i);
         }
         values = new Object[names.length];
         problems = new String[names.length];
@@ -81,10 +84,8 @@ public final class EventDeserializationSchema implements DeserializationSchema<R
         String reason = message == null ? "not a JSON object" : parse(message);
         GenericRowData row = new GenericRowData(names.length);
         if (reason == null) {
-            for (int i = 0; i < names.length; i++) {
-                if (i != reasonIndex && i != payloadIndex) {
-                    row.setField(i, isBigint[i] ? values[i] : StringData.fromString((String) values[i]));
-                }
+            for (int i : eventColumns) {
+                row.setField(i, isBigint[i] ? values[i] : StringData.fromString((String) values[i]));
             }
         } else {
             row.setField(reasonIndex, StringData.fromString(reason));
@@ -118,10 +119,7 @@ public final class EventDeserializationSchema implements DeserializationSchema<R
         } catch (IOException malformed) {
             return "not a JSON object";
         }
-        for (int i = 0; i < names.length; i++) {
-            if (i == reasonIndex || i == payloadIndex) {
-                continue;
-            }
+        for (int i : eventColumns) {
             if (problems[i] != null) {
                 return problems[i];
             }
