@@ -8,12 +8,13 @@ import datetime
 import os
 import platform
 import re
+import shutil
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Self
 
 import psutil
 
@@ -50,38 +51,37 @@ def machine() -> str:
             f"{datetime.date.today().isoformat()}")
 
 
-class TreeMemory:
-    """Samples the resident memory of a process and all its descendants (the JVM included)."""
+class _Sampler:
+    """Measures something of a process tree every ``interval`` seconds in a background thread."""
 
-    def __init__(self, pid: int, interval: float = 0.25) -> None:
+    def __init__(self, pid: int, interval: float) -> None:
         self.pid = pid
         self.interval = interval
-        self.peak_bytes = 0
         self.samples: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _total(self) -> int:
+    def _tree(self) -> list[psutil.Process]:
         try:
             root = psutil.Process(self.pid)
-            processes = [root, *root.children(recursive=True)]
+            return [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
-            return 0
-        total = 0
-        for process in processes:
-            try:
-                total += process.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-        return total
+            return []
+
+    def _measure(self) -> Optional[int]:
+        raise NotImplementedError
+
+    def _delay(self) -> float:
+        """Seconds until the next sample."""
+        return self.interval
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            total = self._total()
-            self.samples.append((time.monotonic(), total))
-            self.peak_bytes = max(self.peak_bytes, total)
+        while not self._stop.wait(self._delay()):
+            value = self._measure()
+            if value is not None:
+                self.samples.append((time.monotonic(), value))
 
-    def __enter__(self) -> "TreeMemory":
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -89,10 +89,74 @@ class TreeMemory:
         self._stop.set()
         self._thread.join()
 
+
+class TreeMemory(_Sampler):
+    """Samples the resident memory of a process and all its descendants (the JVM included)."""
+
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
+        super().__init__(pid, interval)
+        self.peak_bytes = 0
+
+    def _measure(self) -> int:
+        total = 0
+        for process in self._tree():
+            try:
+                total += process.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        self.peak_bytes = max(self.peak_bytes, total)
+        return total
+
     @property
     def peak_mib(self) -> float:
         """Peak resident memory of the tree in MiB."""
         return self.peak_bytes / 2**20
+
+
+class LiveHeap(_Sampler):
+    """Samples the live heap of the JVM under a process: a full GC (``jcmd GC.run``), then the heap
+    in use (``jstat -gc``). Unlike the resident memory, which keeps pages the heap once grew into,
+    this is what the job holds on to.
+
+    Samples are taken at wall-clock times equal to ``phase`` modulo ``interval``: with the window
+    length as ``interval``, every sample finds the windows at the same point of their fill."""
+
+    #: The ``jstat -gc`` columns (KiB) that add up to the heap in use.
+    USED_COLUMNS = ("S0U", "S1U", "EU", "OU")
+
+    def __init__(self, pid: int, interval: float, phase: float = 0.0) -> None:
+        super().__init__(pid, interval)
+        self.phase = phase
+        missing = [tool for tool in ("jcmd", "jstat") if shutil.which(tool) is None]
+        if missing:
+            raise RuntimeError(f"{' and '.join(missing)} not found: the live-heap figure needs a JDK on PATH (as make setup does)")
+
+    def _delay(self) -> float:
+        return (self.phase - time.time()) % self.interval
+
+    def _jvm(self) -> Optional[int]:
+        for process in self._tree():
+            try:
+                if process.name() == "java":
+                    return process.pid
+            except psutil.NoSuchProcess:
+                continue
+        return None
+
+    def _measure(self) -> Optional[int]:
+        jvm = self._jvm()
+        if jvm is None:
+            return None
+        try:
+            collected = subprocess.run(["jcmd", str(jvm), "GC.run"], capture_output=True, text=True, timeout=120)
+            heap = subprocess.run(["jstat", "-gc", str(jvm)], capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            return None
+        lines = heap.stdout.split("\n")
+        if collected.returncode != 0 or heap.returncode != 0 or len(lines) < 2:
+            return None
+        row = dict(zip(lines[0].split(), lines[1].split()))
+        return round(sum(float(row[column]) for column in self.USED_COLUMNS) * 1024)
 
 
 def percentile(values: list[float], share: float) -> float:

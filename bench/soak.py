@@ -16,7 +16,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from common import Figure, TreeMemory, early_and_late, report
+from common import Figure, LiveHeap, TreeMemory, early_and_late, report
 from ctr.broker import EmbeddedBroker
 from ctr.events import Click, Impression, decode_click, decode_impression, encode, message_key
 from ctr.reference import reference_ctr
@@ -62,6 +62,7 @@ def main() -> None:
     window, checkpoint = "30s", "10s"
     if args.quick:
         args.minutes, args.rate, window, checkpoint = 1.0, 2_000, "10s", "2s"
+    window_seconds = int(window.rstrip("s"))
     seconds = args.minutes * 60
     work = Path(tempfile.mkdtemp())
     config = work / "live.json"
@@ -78,7 +79,10 @@ def main() -> None:
         started = time.monotonic()
         plan = [(seconds / 3, {"rate": args.rate // 2}), (seconds / 2, {"rate": args.rate // 2, "state": "Paused"}),
                 (seconds / 2 + min(30, seconds / 10), {"rate": args.rate, "state": "Running"})]
-        with TreeMemory(job.pid, interval=2.0) as job_memory, TreeMemory(producer.pid, interval=2.0) as producer_memory:
+        # The live heap at the same point of every window: 5 s into a 30 s window, away from the moment
+        # windows fire (20 s in: join bound 15 s + out-of-orderness 5 s after a window's end).
+        with (TreeMemory(job.pid, interval=2.0) as job_memory, TreeMemory(producer.pid, interval=2.0) as producer_memory,
+              LiveHeap(job.pid, window_seconds, phase=window_seconds / 6) as job_heap):
             for at, document in plan:
                 time.sleep(max(0.0, started + at - time.monotonic()))
                 config.write_text(json.dumps(document))
@@ -90,8 +94,7 @@ def main() -> None:
             impressions = read_back(broker, names.impressions, summary["impressions"], decode_impression)
             clicks = read_back(broker, names.clicks, summary["clicks"], decode_click)
             real = [i for i in impressions if i.campaign_id != "zz-end"]
-            window_ms = int(window.rstrip("s")) * 1000
-            expected = reference_ctr(real, clicks, window_ms, 15_000)
+            expected = reference_ctr(real, clicks, window_seconds * 1000, 15_000)
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline and len(read_results(work / "results")) < len(expected):
                 time.sleep(1)
@@ -106,12 +109,14 @@ def main() -> None:
 
     resumed = started + plan[-1][0]
 
-    def steady(memory: TreeMemory) -> tuple[float, float]:
-        """Memory over the last phase, at the full rate from the resume to the end of the traffic."""
-        return early_and_late([rss / 2**20 for at, rss in memory.samples if resumed <= at <= traffic_end])
+    def full_rate(samples: list[tuple[float, int]]) -> list[float]:
+        """The samples (MiB) of the last phase, at the full rate from the resume to the end of the traffic."""
+        return [size / 2**20 for at, size in samples if resumed <= at <= traffic_end]
 
-    job_early, job_late = steady(job_memory)
-    producer_early, producer_late = steady(producer_memory)
+    job_early, job_late = early_and_late(full_rate(job_memory.samples))
+    producer_early, producer_late = early_and_late(full_rate(producer_memory.samples))
+    heap_series = full_rate(job_heap.samples)
+    heap_early, heap_late = early_and_late(heap_series)
     errors = summary["delivery_errors"] + summary["config_errors"] + (job.returncode != 0)
     figures = [
         Figure("events sent", summary["impressions"] + summary["clicks"], "events", "", f"{seconds / 60:g} min at {args.rate:,}/s with a rate change and a pause"),
@@ -119,6 +124,8 @@ def main() -> None:
         Figure("committed rows different from the reference", len(wrong), "rows", "0", f"{len(committed)} rows committed"),
         Figure("windows not committed", missing, "rows", "0"),
         Figure("job memory at the full rate after the resume, first third → last third after warm-up", job_late - job_early, "MiB", "flat", f"{job_early:,.0f} → {job_late:,.0f} MiB"),
+        Figure("job live heap (after a full GC) at the full rate after the resume, first third → last third after warm-up", heap_late - heap_early, "MiB", "flat",
+               f"{heap_early:,.0f} → {heap_late:,.0f} MiB; one per window: {', '.join(f'{size:,.0f}' for size in heap_series)}"),
         Figure("producer memory at the full rate after the resume, first third → last third after warm-up", producer_late - producer_early, "MiB", "flat", f"{producer_early:,.0f} → {producer_late:,.0f} MiB"),
     ]
     report("bench/soak", figures, args.quick)

@@ -71,6 +71,3 @@ def event_format_jar() -> Path:
         _build(files, target)
     return target
 
-
-if __name__ == "__main__":
-    print(event_format_jar())

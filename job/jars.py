@@ -58,6 +58,3 @@ def connector_jars() -> list[Path]:
             raise JarError(f"{path} has SHA-256 {actual}, expected {expected}: delete {target} and run again")
     return paths
 
-
-if __name__ == "__main__":
-    print("\n".join(str(path) for path in connector_jars()))
