@@ -5,10 +5,12 @@ The benchmarks run as scripts (``python bench/job.py``), never with the reposito
 """
 
 import datetime
+import math
 import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import threading
 import time
@@ -165,12 +167,31 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
+def after_warm_up(values: list) -> list:
+    """``values`` (in time order) without their first third, the warm-up."""
+    return values[len(values) // 3:] or values
+
+
 def early_and_late(values: list[float]) -> tuple[float, float]:
     """Drop the first third of ``values`` as warm-up; return the means of the first and of the last
     third of the rest (a rise between them is growth, not the ups and downs of each window)."""
-    warm = values[len(values) // 3:] or values or [0.0]
+    warm = after_warm_up(values) or [0.0]
     third = max(1, len(warm) // 3)
     return sum(warm[:third]) / third, sum(warm[-third:]) / third
+
+
+def trend_per_minute(samples: list[tuple[float, float]]) -> Optional[tuple[float, float]]:
+    """The least-squares slope of ``(seconds, value)`` samples, per minute, with its standard error;
+    None for fewer than three samples."""
+    if len(samples) < 3:
+        return None
+    times = [at / 60 for at, _ in samples]
+    values = [value for _, value in samples]
+    slope, intercept = statistics.linear_regression(times, values)
+    mean_time = statistics.fmean(times)
+    spread = sum((at - mean_time) ** 2 for at in times)
+    residuals = sum((value - intercept - slope * at) ** 2 for at, value in zip(times, values))
+    return slope, math.sqrt(residuals / (len(samples) - 2) / spread)
 
 
 def report(benchmark: str, figures: list[Figure], quick: bool, context: Optional[str] = None) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from common import Figure, LiveHeap, TreeMemory, early_and_late, report
+from common import Figure, LiveHeap, TreeMemory, after_warm_up, early_and_late, report, trend_per_minute
 from ctr.broker import EmbeddedBroker
 from ctr.events import Click, Impression, decode_click, decode_impression, encode, message_key
 from ctr.reference import reference_ctr
@@ -109,24 +109,28 @@ def main() -> None:
 
     resumed = started + plan[-1][0]
 
-    def full_rate(samples: list[tuple[float, int]]) -> list[float]:
-        """The samples (MiB) of the last phase, at the full rate from the resume to the end of the traffic."""
-        return [size / 2**20 for at, size in samples if resumed <= at <= traffic_end]
+    def memory_figure(what: str, samples: list[tuple[float, int]], each: str = "") -> Figure:
+        """``what`` over the last phase, at the full rate from the resume to the end of the traffic:
+        first third → last third after warm-up, the trend after warm-up and, with ``each``, every sample."""
+        at_full_rate = [(at, size / 2**20) for at, size in samples if resumed <= at <= traffic_end]
+        early, late = early_and_late([size for _, size in at_full_rate])
+        trend = trend_per_minute(after_warm_up(at_full_rate))
+        note = f"{early:,.0f} → {late:,.0f} MiB"
+        if trend is not None:
+            note += f"; trend {trend[0]:+,.1f} ± {trend[1]:,.1f} MiB/min"
+        if each:
+            note += f"; {each}: {', '.join(f'{size:,.0f}' for _, size in at_full_rate)}"
+        return Figure(f"{what} at the full rate after the resume, first third → last third after warm-up", late - early, "MiB", "flat", note)
 
-    job_early, job_late = early_and_late(full_rate(job_memory.samples))
-    producer_early, producer_late = early_and_late(full_rate(producer_memory.samples))
-    heap_series = full_rate(job_heap.samples)
-    heap_early, heap_late = early_and_late(heap_series)
     errors = summary["delivery_errors"] + summary["config_errors"] + (job.returncode != 0)
     figures = [
         Figure("events sent", summary["impressions"] + summary["clicks"], "events", "", f"{seconds / 60:g} min at {args.rate:,}/s with a rate change and a pause"),
         Figure("errors (delivery, config, job exit)", errors, "", "0", job_errors.strip().splitlines()[-1] if errors and job_errors.strip() else ""),
         Figure("committed rows different from the reference", len(wrong), "rows", "0", f"{len(committed)} rows committed"),
         Figure("windows not committed", missing, "rows", "0"),
-        Figure("job memory at the full rate after the resume, first third → last third after warm-up", job_late - job_early, "MiB", "flat", f"{job_early:,.0f} → {job_late:,.0f} MiB"),
-        Figure("job live heap (after a full GC) at the full rate after the resume, first third → last third after warm-up", heap_late - heap_early, "MiB", "flat",
-               f"{heap_early:,.0f} → {heap_late:,.0f} MiB; one per window: {', '.join(f'{size:,.0f}' for size in heap_series)}"),
-        Figure("producer memory at the full rate after the resume, first third → last third after warm-up", producer_late - producer_early, "MiB", "flat", f"{producer_early:,.0f} → {producer_late:,.0f} MiB"),
+        memory_figure("job memory (JVM and Python)", job_memory.samples),
+        memory_figure("job live heap (after a full GC)", job_heap.samples, each="one sample per window"),
+        memory_figure("producer memory", producer_memory.samples),
     ]
     report("bench/soak", figures, args.quick)
 
