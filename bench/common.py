@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Self
+from typing import Callable, Optional, Self
 
 import psutil
 
@@ -56,10 +56,11 @@ def machine() -> str:
 class _Sampler:
     """Measures something of a process tree every ``interval`` seconds in a background thread."""
 
-    def __init__(self, pid: int, interval: float) -> None:
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
         self.pid = pid
         self.interval = interval
         self.samples: list[tuple[float, int]] = []
+        self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -69,6 +70,15 @@ class _Sampler:
             return [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             return []
+
+    def _sum_over_tree(self, measure: Callable[[psutil.Process], int]) -> int:
+        total = 0
+        for process in self._tree():
+            try:
+                total += measure(process)
+            except psutil.NoSuchProcess:
+                continue
+        return total
 
     def _measure(self) -> Optional[int]:
         raise NotImplementedError
@@ -82,6 +92,7 @@ class _Sampler:
             value = self._measure()
             if value is not None:
                 self.samples.append((time.monotonic(), value))
+                self.peak = max(self.peak, value)
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -93,26 +104,22 @@ class _Sampler:
 
 
 class TreeMemory(_Sampler):
-    """Samples the resident memory of a process and all its descendants (the JVM included)."""
-
-    def __init__(self, pid: int, interval: float = 0.25) -> None:
-        super().__init__(pid, interval)
-        self.peak_bytes = 0
+    """Samples the resident memory (bytes) of a process and all its descendants (the JVM included)."""
 
     def _measure(self) -> int:
-        total = 0
-        for process in self._tree():
-            try:
-                total += process.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-        self.peak_bytes = max(self.peak_bytes, total)
-        return total
+        return self._sum_over_tree(lambda process: process.memory_info().rss)
 
     @property
     def peak_mib(self) -> float:
         """Peak resident memory of the tree in MiB."""
-        return self.peak_bytes / 2**20
+        return self.peak / 2**20
+
+
+class OpenFiles(_Sampler):
+    """Samples the number of open file descriptors of a process and all its descendants."""
+
+    def _measure(self) -> int:
+        return self._sum_over_tree(psutil.Process.num_fds)
 
 
 class LiveHeap(_Sampler):

@@ -6,17 +6,19 @@ Run: python bench/job.py [--quick]
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from confluent_kafka import Producer
 
-from common import Figure, TreeMemory, early_and_late, percentile, report
+from common import Figure, OpenFiles, TreeMemory, early_and_late, percentile, report
 from ctr import settings
 from ctr.broker import EmbeddedBroker
 from ctr.campaigns import parse_campaigns
@@ -79,28 +81,45 @@ def preload(broker: EmbeddedBroker, names: TopicNames, impressions: int, campaig
     return shown, clicked, [{topic: snapshots[topic][n] for topic in snapshots} for n in (0, 1)]
 
 
-def run_plan(plan: str, names: TopicNames, broker: EmbeddedBroker, end_offsets: dict, work: Path) -> tuple[Optional[float], float, str]:
-    """Run one plan to the end of the bounded input in its own process.
+@dataclass
+class PlanRun:
+    """One plan run to the end of its bounded input, in its own process."""
 
-    Returns (seconds, or None when it failed or did not finish within PLAN_TIMEOUT; peak MiB of the
-    process tree; why it failed, or "").
-    """
+    seconds: Optional[float]  # None when it failed or did not finish within PLAN_TIMEOUT
+    peak_mib: float  # of the process tree: JVM and Python
+    peak_open_files: int  # of the process tree
+    problem: str = ""  # why it failed
+
+
+@dataclass
+class Throughput:
+    """One plan's figures on one preloaded input."""
+
+    events_per_second: float  # start and stop taken out; 0 when the plan failed
+    whole_run_events_per_second: float
+    peak_mib: float
+    peak_open_files: int
+    problem: str
+
+
+def run_plan(plan: str, names: TopicNames, broker: EmbeddedBroker, end_offsets: dict, work: Path) -> PlanRun:
+    """Run one plan to the end of the bounded input in its own process."""
     config = {"plan": plan, "bootstrap_servers": broker.bootstrap_servers, "topics": names.all(),
               "end_offsets": {topic: {str(p): o for p, o in offsets.items()} for topic, offsets in end_offsets.items()},
               "work": str(work)}
     process = subprocess.Popen([sys.executable, __file__, "--run-plan", json.dumps(config)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    with TreeMemory(process.pid) as memory:
+    with TreeMemory(process.pid) as memory, OpenFiles(process.pid) as files:
         try:
             stdout, stderr = process.communicate(timeout=PLAN_TIMEOUT)
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
-            return None, memory.peak_mib, f"did not finish within {PLAN_TIMEOUT:g} s"
+            return PlanRun(None, memory.peak_mib, files.peak, f"did not finish within {PLAN_TIMEOUT:g} s")
     if process.returncode != 0:
         causes = [line.split(": ", 1)[-1] for line in stderr.splitlines() if line.startswith("Caused by:")]
-        return None, memory.peak_mib, f"failed: {causes[-1] if causes else stderr.strip().splitlines()[-1]}"
-    return json.loads(stdout.strip().splitlines()[-1])["seconds"], memory.peak_mib, ""
+        return PlanRun(None, memory.peak_mib, files.peak, f"failed: {causes[-1] if causes else stderr.strip().splitlines()[-1]}")
+    return PlanRun(json.loads(stdout.strip().splitlines()[-1])["seconds"], memory.peak_mib, files.peak)
 
 
 def _run_plan_here(config: dict) -> None:
@@ -131,10 +150,8 @@ def _run_plan_here(config: dict) -> None:
     print(json.dumps({"seconds": time.monotonic() - started}))
 
 
-def throughput(broker: EmbeddedBroker, impressions: int, campaigns: int, plans: tuple[str, ...], check: bool) -> dict[str, tuple[float, float, float, str]]:
-    """Per plan on one preloaded input: events/s with start and stop taken out (0 when a plan failed),
-    events/s of the whole run, peak MiB, and what went wrong. The CTR plan's output is checked
-    against the reference."""
+def throughput(broker: EmbeddedBroker, impressions: int, campaigns: int, plans: tuple[str, ...], check: bool) -> dict[str, Throughput]:
+    """Per plan on one preloaded input, its figures. The CTR plan's output is checked against the reference."""
     names = TopicNames.with_suffix(f"jb{time.monotonic_ns()}")
     broker.create_topics(names.all())
     shown, clicked, (prefix_offsets, end_offsets) = preload(broker, names, impressions, campaigns)
@@ -143,16 +160,19 @@ def throughput(broker: EmbeddedBroker, impressions: int, campaigns: int, plans: 
     measured = {}
     for plan in plans:
         with tempfile.TemporaryDirectory() as prefix_work, tempfile.TemporaryDirectory() as work:
-            prefix_seconds, _, prefix_problem = run_plan(plan, names, broker, prefix_offsets, Path(prefix_work))
-            seconds, peak, problem = run_plan(plan, names, broker, end_offsets, Path(work))
-            if seconds is None or prefix_seconds is None:
-                measured[plan] = (0.0, 0.0, peak, problem or prefix_problem)
+            prefix = run_plan(plan, names, broker, prefix_offsets, Path(prefix_work))
+            whole = run_plan(plan, names, broker, end_offsets, Path(work))
+            if whole.seconds is None or prefix.seconds is None:
+                measured[plan] = Throughput(0.0, 0.0, whole.peak_mib, whole.peak_open_files, whole.problem or prefix.problem)
                 continue
             if plan == "ctr" and check:
                 expected = reference_ctr(shown, clicked, WINDOW_MS, JOIN_BOUND_MS)
                 got = read_results(Path(work) / "results")
                 assert [r[:5] for r in got] == [r[:5] for r in expected], "the CTR output differs from the reference"
-        measured[plan] = ((events - prefix_events) / (seconds - prefix_seconds), events / seconds, peak, "")
+        extra_seconds = whole.seconds - prefix.seconds
+        rate, problem = ((events - prefix_events) / extra_seconds, "") if extra_seconds > 0 else \
+            (float("nan"), "the input is too small to take the start out: the whole run was not slower than its first fifth")
+        measured[plan] = Throughput(rate, events / whole.seconds, whole.peak_mib, whole.peak_open_files, problem)
     return measured
 
 
@@ -210,17 +230,21 @@ def main() -> None:
     figures = []
     with EmbeddedBroker() as broker:
         measured = throughput(broker, args.impressions, 10, PLANS, check=True)
-        ours, whole, _, _ = measured["ctr"]
+        ours = measured["ctr"].events_per_second
         figures.append(Figure("throughput, CTR plan (LEFT interval join + windows), output = reference", ours, "events/s", "≥ 150,000 events/s",
                               f"{args.impressions:,} impressions + clicks, parallelism 2, start and stop taken out; "
-                              f"{whole:,.0f} events/s with them"))
+                              f"{measured['ctr'].whole_run_events_per_second:,.0f} events/s with them"
+                              + (f"; {measured['ctr'].problem}" if measured["ctr"].problem else "")))
         for plan, label in (("inner-join", "naive inner join"), ("parse-only", "parse-only ceiling")):
-            figures.append(Figure(f"CTR plan / {label}", ours / measured[plan][0], "×", "", f"{plan} {measured[plan][0]:,.0f} events/s"))
+            theirs = measured[plan].events_per_second
+            figures.append(Figure(f"CTR plan / {label}", ours / theirs, "×", "", f"{plan} {theirs:,.0f} events/s"))
         for count in (int(c) for c in args.campaigns.split(",")):
-            rate, _, peak, problem = throughput(broker, args.scale_impressions, count, ("ctr",), check=False)["ctr"]
-            note = f"{args.scale_impressions:,} impressions" + (f"; {problem}" if problem else "")
-            figures.append(Figure(f"{count:,} campaigns: throughput", rate, "events/s", "", note))
-            figures.append(Figure(f"{count:,} campaigns: peak memory (JVM + Python)", peak, "MiB"))
+            scaled = throughput(broker, args.scale_impressions, count, ("ctr",), check=False)["ctr"]
+            note = f"{args.scale_impressions:,} impressions" + (f"; {scaled.problem}" if scaled.problem else "")
+            figures.append(Figure(f"{count:,} campaigns: throughput", scaled.events_per_second, "events/s", "", note))
+            figures.append(Figure(f"{count:,} campaigns: peak memory (JVM + Python)", scaled.peak_mib, "MiB"))
+            figures.append(Figure(f"{count:,} campaigns: peak open files (JVM + Python)", scaled.peak_open_files, "files", "",
+                                  f"hard open-file limit {resource.getrlimit(resource.RLIMIT_NOFILE)[1]:,} (the JVM raises its own soft limit to it)"))
         for live_rate in (int(r) for r in args.live_rates.split(",") if args.live_seconds):
             delays, states = freshness(broker, args.live_seconds, live_rate, [])
             target = 15 + 5 + 10 + 2
