@@ -95,7 +95,7 @@ class PlanRun:
 class Throughput:
     """One plan's figures on one preloaded input."""
 
-    events_per_second: float  # start and stop taken out; 0 when the plan failed
+    events_per_second: float  # start and stop taken out; 0 when the plan failed, NaN when the input was too small
     whole_run_events_per_second: float
     peak_mib: float
     peak_open_files: int
