@@ -17,6 +17,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from common import Figure, LiveHeap, TreeMemory, after_warm_up, early_and_late, report, trend_per_minute
+from ctr import settings
 from ctr.broker import EmbeddedBroker
 from ctr.events import Click, Impression, decode_click, decode_impression, encode, message_key
 from ctr.reference import reference_ctr
@@ -62,7 +63,7 @@ def main() -> None:
     window, checkpoint = "30s", "10s"
     if args.quick:
         args.minutes, args.rate, window, checkpoint = 1.0, 2_000, "10s", "2s"
-    window_seconds = int(window.rstrip("s"))
+    window_seconds = settings.WINDOW.parse_text(window)
     seconds = args.minutes * 60
     work = Path(tempfile.mkdtemp())
     config = work / "live.json"
@@ -94,7 +95,7 @@ def main() -> None:
             impressions = read_back(broker, names.impressions, summary["impressions"], decode_impression)
             clicks = read_back(broker, names.clicks, summary["clicks"], decode_click)
             real = [i for i in impressions if i.campaign_id != "zz-end"]
-            expected = reference_ctr(real, clicks, window_seconds * 1000, 15_000)
+            expected = reference_ctr(real, clicks, round(window_seconds * 1000), 15_000)
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline and len(read_results(work / "results")) < len(expected):
                 time.sleep(1)
