@@ -18,7 +18,7 @@ RELEASE ?= ctr
 
 need = @command -v $(1) >/dev/null 2>&1 || { echo "$(1) is missing: $(2)"; exit 1; }
 
-.PHONY: help setup demo test test-fast bench broker crd helm-docs clean kind-up kind-down images deploy undeploy results lint
+.PHONY: help setup demo test test-fast bench broker generate helm-docs clean kind-up kind-down images deploy undeploy results lint format
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -49,15 +49,14 @@ bench: setup ## run the benchmarks (producer, job, soak: about 45 minutes) and r
 	$(BIN)/python bench/job.py
 	$(BIN)/python bench/soak.py
 
-crd: setup ## regenerate the Producer CRD files from operator/crd.py
-	$(BIN)/python -m ctr_operator.crd > k8s/producer-crd.yaml
-	cp k8s/producer-crd.yaml helm/crds/producer-crd.yaml
+generate: setup ## regenerate the Producer CRD and the chart's values schema blocks from ctr's settings
+	$(BIN)/python tools/generate.py
 
 images: ## build the job, producer and operator images
 	$(call need,docker,install Docker: https://docs.docker.com/get-docker/)
-	docker build -f docker/job.Dockerfile -t $(JOB_IMAGE) .
-	docker build -f docker/python.Dockerfile --target producer -t $(PRODUCER_IMAGE) .
-	docker build -f docker/python.Dockerfile --target operator -t $(OPERATOR_IMAGE) .
+	docker build -f job/Dockerfile -t $(JOB_IMAGE) .
+	docker build -f producer/Dockerfile -t $(PRODUCER_IMAGE) .
+	docker build -f operator/Dockerfile -t $(OPERATOR_IMAGE) .
 
 kind-up: images ## create the kind cluster (if absent), load the images, build the chart's dependencies
 	$(call need,kind,install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation)
@@ -85,8 +84,12 @@ results: ## print the committed CTR results from the cluster's volume as CSV
 	$(call need,kubectl,install kubectl: https://kubernetes.io/docs/tasks/tools/)
 	kubectl exec --namespace $(NAMESPACE) deploy/$(RELEASE)-job -- ctr results /flink-data/results --format csv
 
-lint: setup ## helm lint --strict and the chart's offline checks
-	$(BIN)/pytest tests/test_helm.py $(PYTEST_ARGS)
+lint: setup ## ruff, the import layers, helm lint --strict and the chart's offline checks
+	$(BIN)/pytest tests/test_style.py tests/test_helm.py $(PYTEST_ARGS)
+
+format: setup ## format the code and apply ruff's safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 helm-docs: setup ## regenerate the parameters table of helm/README.md from helm/values.yaml
 	$(BIN)/python tools/helm_values_table.py

@@ -1,8 +1,4 @@
-"""What the benchmarks share: the machine's description, process-tree memory, and the figures file.
-
-The benchmarks run as scripts (``python bench/job.py``), never with the repository root on
-``sys.path``: its ``operator/`` folder would shadow the standard library's ``operator``.
-"""
+"""What the benchmarks share: the machine's description, process-tree memory, and the figures file."""
 
 import datetime
 import math
@@ -14,9 +10,10 @@ import statistics
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Self
+from typing import Self
 
 import psutil
 
@@ -49,8 +46,10 @@ def machine() -> str:
         model = found.group(1).strip() if found else model
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
     memory = psutil.virtual_memory().total / 2**30
-    return (f"{model}, {os.cpu_count()} cores, {memory:.0f} GiB; Python {platform.python_version()}; {java}; "
-            f"{datetime.date.today().isoformat()}")
+    return (
+        f"{model}, {os.cpu_count()} cores, {memory:.0f} GiB; Python {platform.python_version()}; {java}; "
+        f"{datetime.date.today().isoformat()}"
+    )
 
 
 class _Sampler:
@@ -80,7 +79,7 @@ class _Sampler:
                 continue
         return total
 
-    def _measure(self) -> Optional[int]:
+    def _measure(self) -> int | None:
         raise NotImplementedError
 
     def _delay(self) -> float:
@@ -138,12 +137,15 @@ class LiveHeap(_Sampler):
         self.phase = phase
         missing = [tool for tool in ("jcmd", "jstat") if shutil.which(tool) is None]
         if missing:
-            raise RuntimeError(f"{' and '.join(missing)} not found: the live-heap figure needs a JDK on PATH (as make setup does)")
+            raise RuntimeError(
+                f"{' and '.join(missing)} not found: "
+                "the live-heap figure needs a JDK on PATH (as make setup does)"
+            )
 
     def _delay(self) -> float:
         return (self.phase - time.time()) % self.interval
 
-    def _jvm(self) -> Optional[int]:
+    def _jvm(self) -> int | None:
         for process in self._tree():
             try:
                 if process.name() == "java":
@@ -152,12 +154,14 @@ class LiveHeap(_Sampler):
                 continue
         return None
 
-    def _measure(self) -> Optional[int]:
+    def _measure(self) -> int | None:
         jvm = self._jvm()
         if jvm is None:
             return None
         try:
-            collected = subprocess.run(["jcmd", str(jvm), "GC.run"], capture_output=True, text=True, timeout=120)
+            collected = subprocess.run(
+                ["jcmd", str(jvm), "GC.run"], capture_output=True, text=True, timeout=120
+            )
             heap = subprocess.run(["jstat", "-gc", str(jvm)], capture_output=True, text=True, timeout=60)
         except subprocess.TimeoutExpired:
             return None
@@ -176,7 +180,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def after_warm_up(values: list) -> list:
     """``values`` (in time order) without their first third, the warm-up."""
-    return values[len(values) // 3:] or values
+    return values[len(values) // 3 :] or values
 
 
 def early_and_late(values: list[float]) -> tuple[float, float]:
@@ -187,7 +191,7 @@ def early_and_late(values: list[float]) -> tuple[float, float]:
     return sum(warm[:third]) / third, sum(warm[-third:]) / third
 
 
-def trend_per_minute(samples: list[tuple[float, float]]) -> Optional[tuple[float, float]]:
+def trend_per_minute(samples: list[tuple[float, float]]) -> tuple[float, float] | None:
     """The least-squares slope of ``(seconds, value)`` samples, per minute, with its standard error;
     None for fewer than three samples."""
     if len(samples) < 3:
@@ -201,7 +205,7 @@ def trend_per_minute(samples: list[tuple[float, float]]) -> Optional[tuple[float
     return slope, math.sqrt(residuals / (len(samples) - 2) / spread)
 
 
-def report(benchmark: str, figures: list[Figure], quick: bool, context: Optional[str] = None) -> None:
+def report(benchmark: str, figures: list[Figure], quick: bool, context: str | None = None) -> None:
     """Print one summary line per figure; record them in docs/benchmarks.md unless ``quick``."""
     print(f"== {benchmark} ==")
     for figure in figures:
@@ -216,8 +220,16 @@ def report(benchmark: str, figures: list[Figure], quick: bool, context: Optional
         value = f"{figure.value:,.{0 if abs(figure.value) >= 100 else 2}f} {figure.unit}"
         section.append(f"| {figure.name} | {value} | {figure.target or '—'} | {figure.note} |")
     section.append(f"<!-- /{benchmark} -->")
-    text = RESULTS.read_text() if RESULTS.is_file() else "# Benchmarks\n\nFigures written by `make bench` (each benchmark replaces its own section).\n"
+    text = (
+        RESULTS.read_text()
+        if RESULTS.is_file()
+        else "# Benchmarks\n\nFigures written by `make bench` (each benchmark replaces its own section).\n"
+    )
     pattern = re.compile(rf"<!-- {re.escape(benchmark)} -->.*?<!-- /{re.escape(benchmark)} -->", re.S)
     block = "\n".join(section)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block + "\n"
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else text.rstrip("\n") + "\n\n" + block + "\n"
+    )
     RESULTS.write_text(text)

@@ -14,20 +14,18 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
-
-from confluent_kafka import Producer
 
 from common import Figure, OpenFiles, TreeMemory, early_and_late, percentile, report
-from ctr import settings
+from confluent_kafka import Producer
+
 from ctr.broker import EmbeddedBroker
 from ctr.campaigns import parse_campaigns
 from ctr.events import encode, message_key
 from ctr.reference import reference_ctr
+from ctr.settings.models import JobSettings, LiveSettings
 from ctr.topics import DEFAULT_PARTITIONS, TopicNames
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.results import read_results
-from ctr_producer.live import LiveSettings
 from ctr_producer.traffic import TrafficModel
 
 EVENT_TIME_RATE = 20_000
@@ -42,24 +40,34 @@ BACKFILL_IDLE_TIMEOUT = 600.0
 PLAN_TIMEOUT = 1200.0
 
 
-def preload(broker: EmbeddedBroker, names: TopicNames, impressions: int, campaigns: int) -> tuple[list, list, list[dict]]:
+def preload(
+    broker: EmbeddedBroker, names: TopicNames, impressions: int, campaigns: int
+) -> tuple[list, list, list[dict]]:
     """Put seeded traffic on the topics, each in event-time order as the live producer sends it.
 
     Returns the events and two sets of end offsets per topic: those of the first PREFIX_SHARE of
     the traffic in event time (both topics cut at the same instant), and those of all of it.
     """
-    live = LiveSettings(rate=EVENT_TIME_RATE, click_probability=0.25, max_click_delay=10.0,
-                        campaigns=parse_campaigns(str(campaigns)), campaign_weights=None, state="Running")
+    live = LiveSettings(rate=EVENT_TIME_RATE, campaigns=parse_campaigns(str(campaigns)))
     model = TrafficModel(live, seed=7)
-    end_offsets = {topic: dict.fromkeys(range(DEFAULT_PARTITIONS), 0) for topic in (names.impressions, names.clicks)}
+    end_offsets = {
+        topic: dict.fromkeys(range(DEFAULT_PARTITIONS), 0) for topic in (names.impressions, names.clicks)
+    }
 
     def delivered(err, msg) -> None:
         assert err is None, err
         offsets = end_offsets[msg.topic()]
         offsets[msg.partition()] = max(offsets.get(msg.partition(), 0), msg.offset() + 1)
 
-    producer = Producer({"bootstrap.servers": broker.bootstrap_servers, "linger.ms": 50, "compression.type": "lz4",
-                         "queue.buffering.max.messages": 2_000_000, "on_delivery": delivered})
+    producer = Producer(
+        {
+            "bootstrap.servers": broker.bootstrap_servers,
+            "linger.ms": 50,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 2_000_000,
+            "on_delivery": delivered,
+        }
+    )
     base = 1_700_000_000_000 - 1_700_000_000_000 % WINDOW_MS
     shown, clicked = [], []
     for k in range(impressions):
@@ -85,7 +93,7 @@ def preload(broker: EmbeddedBroker, names: TopicNames, impressions: int, campaig
 class PlanRun:
     """One plan run to the end of its bounded input, in its own process."""
 
-    seconds: Optional[float]  # None when it failed or did not finish within PLAN_TIMEOUT
+    seconds: float | None  # None when it failed or did not finish within PLAN_TIMEOUT
     peak_mib: float  # of the process tree: JVM and Python
     peak_open_files: int  # of the process tree
     problem: str = ""  # why it failed
@@ -95,7 +103,9 @@ class PlanRun:
 class Throughput:
     """One plan's figures on one preloaded input."""
 
-    events_per_second: float  # start and stop taken out; 0 when the plan failed, NaN when the input was too small
+    events_per_second: (
+        float  # start and stop taken out; 0 when the plan failed, NaN when the input was too small
+    )
     whole_run_events_per_second: float
     peak_mib: float
     peak_open_files: int
@@ -104,11 +114,21 @@ class Throughput:
 
 def run_plan(plan: str, names: TopicNames, broker: EmbeddedBroker, end_offsets: dict, work: Path) -> PlanRun:
     """Run one plan to the end of the bounded input in its own process."""
-    config = {"plan": plan, "bootstrap_servers": broker.bootstrap_servers, "topics": names.all(),
-              "end_offsets": {topic: {str(p): o for p, o in offsets.items()} for topic, offsets in end_offsets.items()},
-              "work": str(work)}
-    process = subprocess.Popen([sys.executable, __file__, "--run-plan", json.dumps(config)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    config = {
+        "plan": plan,
+        "bootstrap_servers": broker.bootstrap_servers,
+        "topics": names.all(),
+        "end_offsets": {
+            topic: {str(p): o for p, o in offsets.items()} for topic, offsets in end_offsets.items()
+        },
+        "work": str(work),
+    }
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--run-plan", json.dumps(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     with TreeMemory(process.pid) as memory, OpenFiles(process.pid) as files:
         try:
             stdout, stderr = process.communicate(timeout=PLAN_TIMEOUT)
@@ -118,7 +138,12 @@ def run_plan(plan: str, names: TopicNames, broker: EmbeddedBroker, end_offsets: 
             return PlanRun(None, memory.peak_mib, files.peak, f"did not finish within {PLAN_TIMEOUT:g} s")
     if process.returncode != 0:
         causes = [line.split(": ", 1)[-1] for line in stderr.splitlines() if line.startswith("Caused by:")]
-        return PlanRun(None, memory.peak_mib, files.peak, f"failed: {causes[-1] if causes else stderr.strip().splitlines()[-1]}")
+        return PlanRun(
+            None,
+            memory.peak_mib,
+            files.peak,
+            f"failed: {causes[-1] if causes else stderr.strip().splitlines()[-1]}",
+        )
     return PlanRun(json.loads(stdout.strip().splitlines()[-1])["seconds"], memory.peak_mib, files.peak)
 
 
@@ -130,28 +155,45 @@ def _run_plan_here(config: dict) -> None:
 
     work = Path(config["work"])
     impressions, clicks, dlq = config["topics"]
-    defaults = {s.dest: s.parse_text(s.default) for s in settings.JOB_SETTINGS if s.default is not None}
-    values = {**defaults, "checkpoint_dir": str(work / "checkpoints"), "parallelism": 2, "from_checkpoint": None,
-              "idle_timeout": BACKFILL_IDLE_TIMEOUT}
+    job_settings = JobSettings(
+        checkpoint_dir=str(work / "checkpoints"), parallelism=2, idle_timeout=BACKFILL_IDLE_TIMEOUT
+    )
     prepare_jvm_environment(work / "logs", "WARN", work / "tmp")
-    sql = JobSql(bootstrap_servers=config["bootstrap_servers"], impressions_topic=impressions, clicks_topic=clicks, dlq_topic=dlq,
-                 group_id=f"bench-{time.monotonic_ns()}", output_path=(work / "results").resolve().as_uri(), window_ms=WINDOW_MS,
-                 join_bound_ms=JOIN_BOUND_MS, out_of_orderness_ms=5000,
-                 end_offsets={t: {int(p): o for p, o in offsets.items()} for t, offsets in config["end_offsets"].items()})
+    sql = JobSql(
+        bootstrap_servers=config["bootstrap_servers"],
+        impressions_topic=impressions,
+        clicks_topic=clicks,
+        dlq_topic=dlq,
+        group_id=f"bench-{time.monotonic_ns()}",
+        output_path=(work / "results").resolve().as_uri(),
+        window_ms=WINDOW_MS,
+        join_bound_ms=JOIN_BOUND_MS,
+        out_of_orderness_ms=5000,
+        end_offsets={
+            t: {int(p): o for p, o in offsets.items()} for t, offsets in config["end_offsets"].items()
+        },
+    )
     ddl, inserts = statements(sql)
     if config["plan"] == "inner-join":
         ddl = [statement.replace("LEFT JOIN", "JOIN") for statement in ddl]
     if config["plan"] == "parse-only":
         ddl.append("CREATE TEMPORARY TABLE parsed (id STRING) WITH ('connector' = 'blackhole')")
-        inserts = ["INSERT INTO parsed SELECT impr_id FROM valid_impressions", "INSERT INTO parsed SELECT click_id FROM valid_clicks"]
-    plan = statement_set(flink_configuration(values, job_jars("auto"), work / "tmp", None), ddl, inserts)
+        inserts = [
+            "INSERT INTO parsed SELECT impr_id FROM valid_impressions",
+            "INSERT INTO parsed SELECT click_id FROM valid_clicks",
+        ]
+    plan = statement_set(
+        flink_configuration(job_settings, job_jars("auto"), work / "tmp", None), ddl, inserts
+    )
     started = time.monotonic()
     plan.execute().wait()
     print(json.dumps({"seconds": time.monotonic() - started}))
 
 
-def throughput(broker: EmbeddedBroker, impressions: int, campaigns: int, plans: tuple[str, ...], check: bool) -> dict[str, Throughput]:
-    """Per plan on one preloaded input, its figures. The CTR plan's output is checked against the reference."""
+def throughput(
+    broker: EmbeddedBroker, impressions: int, campaigns: int, plans: tuple[str, ...], check: bool
+) -> dict[str, Throughput]:
+    """Per plan on one preloaded input, its figures. CTR output checked against the reference."""
     names = TopicNames.with_suffix(f"jb{time.monotonic_ns()}")
     broker.create_topics(names.all())
     shown, clicked, (prefix_offsets, end_offsets) = preload(broker, names, impressions, campaigns)
@@ -163,30 +205,82 @@ def throughput(broker: EmbeddedBroker, impressions: int, campaigns: int, plans: 
             prefix = run_plan(plan, names, broker, prefix_offsets, Path(prefix_work))
             whole = run_plan(plan, names, broker, end_offsets, Path(work))
             if whole.seconds is None or prefix.seconds is None:
-                measured[plan] = Throughput(0.0, 0.0, whole.peak_mib, whole.peak_open_files, whole.problem or prefix.problem)
+                measured[plan] = Throughput(
+                    0.0, 0.0, whole.peak_mib, whole.peak_open_files, whole.problem or prefix.problem
+                )
                 continue
             if plan == "ctr" and check:
                 expected = reference_ctr(shown, clicked, WINDOW_MS, JOIN_BOUND_MS)
                 got = read_results(Path(work) / "results")
-                assert [r[:5] for r in got] == [r[:5] for r in expected], "the CTR output differs from the reference"
+                assert [r[:5] for r in got] == [r[:5] for r in expected], (
+                    "the CTR output differs from the reference"
+                )
         extra_seconds = whole.seconds - prefix.seconds
-        rate, problem = ((events - prefix_events) / extra_seconds, "") if extra_seconds > 0 else \
-            (float("nan"), "the input is too small to take the start out: the whole run was not slower than its first fifth")
-        measured[plan] = Throughput(rate, events / whole.seconds, whole.peak_mib, whole.peak_open_files, problem)
+        rate, problem = (
+            ((events - prefix_events) / extra_seconds, "")
+            if extra_seconds > 0
+            else (
+                float("nan"),
+                "the input is too small to take the start out: "
+                "the whole run was not slower than its first fifth",
+            )
+        )
+        measured[plan] = Throughput(
+            rate, events / whole.seconds, whole.peak_mib, whole.peak_open_files, problem
+        )
     return measured
 
 
-def freshness(broker: EmbeddedBroker, seconds: float, rate: int, job_flags: list[str]) -> tuple[list[float], list[int]]:
-    """Live run: delays (s) from each window's end to its rows being committed, and checkpoint sizes over time."""
+def freshness(
+    broker: EmbeddedBroker, seconds: float, rate: int, job_flags: list[str]
+) -> tuple[list[float], list[int]]:
+    """Live run: delays (s) from each window's end to its rows' commit, and checkpoint sizes over time."""
     names = TopicNames.with_suffix(f"jf{time.monotonic_ns()}")
     broker.create_topics(names.all())
     work = Path(tempfile.mkdtemp())
-    common = ["--bootstrap-servers", broker.bootstrap_servers, "--impressions-topic", names.impressions, "--clicks-topic", names.clicks]
-    producer = subprocess.Popen([sys.executable, "-m", "ctr.cli", "produce", *common, "--rate", str(rate), "--progress-interval", "1h"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    job = subprocess.Popen([sys.executable, "-m", "ctr.cli", "job", *common, "--dlq-topic", names.dlq, "--output-dir", str(work / "results"),
-                            "--checkpoint-dir", str(work / "checkpoints"), "--log-dir", str(work / "logs"), *job_flags],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    common = [
+        "--bootstrap-servers",
+        broker.bootstrap_servers,
+        "--impressions-topic",
+        names.impressions,
+        "--clicks-topic",
+        names.clicks,
+    ]
+    producer = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ctr.cli",
+            "produce",
+            *common,
+            "--rate",
+            str(rate),
+            "--progress-interval",
+            "1h",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    job = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ctr.cli",
+            "job",
+            *common,
+            "--dlq-topic",
+            names.dlq,
+            "--output-dir",
+            str(work / "results"),
+            "--checkpoint-dir",
+            str(work / "checkpoints"),
+            "--log-dir",
+            str(work / "logs"),
+            *job_flags,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     delays, state_sizes, seen = [], [], set()
     deadline = time.monotonic() + seconds
     next_state = time.monotonic()
@@ -196,7 +290,10 @@ def freshness(broker: EmbeddedBroker, seconds: float, rate: int, job_flags: list
             for row in read_results(work / "results"):
                 if row not in seen:
                     seen.add(row)
-                    end = time.mktime(time.strptime(row.window_end + " UTC", "%Y-%m-%d %H:%M:%S %Z")) - time.timezone
+                    end = (
+                        time.mktime(time.strptime(row.window_end + " UTC", "%Y-%m-%d %H:%M:%S %Z"))
+                        - time.timezone
+                    )
                     delays.append(now - end)
             if time.monotonic() >= next_state:
                 checkpoint = latest_checkpoint(work / "checkpoints")
@@ -214,10 +311,18 @@ def freshness(broker: EmbeddedBroker, seconds: float, rate: int, job_flags: list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a run of about a minute; figures are printed, not recorded")
-    parser.add_argument("--impressions", type=int, default=1_000_000, help="impressions preloaded for the throughput runs")
-    parser.add_argument("--campaigns", default="10,1000,10000,100000", help="campaign counts of the scale runs")
-    parser.add_argument("--scale-impressions", type=int, default=300_000, help="impressions preloaded for the scale runs")
+    parser.add_argument(
+        "--quick", action="store_true", help="a run of about a minute; figures are printed, not recorded"
+    )
+    parser.add_argument(
+        "--impressions", type=int, default=1_000_000, help="impressions preloaded for the throughput runs"
+    )
+    parser.add_argument(
+        "--campaigns", default="10,1000,10000,100000", help="campaign counts of the scale runs"
+    )
+    parser.add_argument(
+        "--scale-impressions", type=int, default=300_000, help="impressions preloaded for the scale runs"
+    )
     parser.add_argument("--live-rates", default="10000,2000", help="impressions/s of the live freshness runs")
     parser.add_argument("--live-seconds", type=float, default=180.0, help="length of each live freshness run")
     parser.add_argument("--run-plan", help=argparse.SUPPRESS)
@@ -231,29 +336,72 @@ def main() -> None:
     with EmbeddedBroker() as broker:
         measured = throughput(broker, args.impressions, 10, PLANS, check=True)
         ours = measured["ctr"].events_per_second
-        figures.append(Figure("throughput, CTR plan (LEFT interval join + windows), output = reference", ours, "events/s", "≥ 150,000 events/s",
-                              f"{args.impressions:,} impressions + clicks, parallelism 2, start and stop taken out; "
-                              f"{measured['ctr'].whole_run_events_per_second:,.0f} events/s with them"
-                              + (f"; {measured['ctr'].problem}" if measured["ctr"].problem else "")))
+        figures.append(
+            Figure(
+                "throughput, CTR plan (LEFT interval join + windows), output = reference",
+                ours,
+                "events/s",
+                "≥ 150,000 events/s",
+                f"{args.impressions:,} impressions + clicks, parallelism 2, start and stop taken out; "
+                f"{measured['ctr'].whole_run_events_per_second:,.0f} events/s with them"
+                + (f"; {measured['ctr'].problem}" if measured["ctr"].problem else ""),
+            )
+        )
         for plan, label in (("inner-join", "naive inner join"), ("parse-only", "parse-only ceiling")):
             theirs = measured[plan].events_per_second
-            figures.append(Figure(f"CTR plan / {label}", ours / theirs, "×", "", f"{plan} {theirs:,.0f} events/s"))
+            figures.append(
+                Figure(f"CTR plan / {label}", ours / theirs, "×", "", f"{plan} {theirs:,.0f} events/s")
+            )
         for count in (int(c) for c in args.campaigns.split(",")):
             scaled = throughput(broker, args.scale_impressions, count, ("ctr",), check=False)["ctr"]
-            note = f"{args.scale_impressions:,} impressions" + (f"; {scaled.problem}" if scaled.problem else "")
-            figures.append(Figure(f"{count:,} campaigns: throughput", scaled.events_per_second, "events/s", "", note))
+            note = f"{args.scale_impressions:,} impressions" + (
+                f"; {scaled.problem}" if scaled.problem else ""
+            )
+            figures.append(
+                Figure(f"{count:,} campaigns: throughput", scaled.events_per_second, "events/s", "", note)
+            )
             figures.append(Figure(f"{count:,} campaigns: peak memory (JVM + Python)", scaled.peak_mib, "MiB"))
-            figures.append(Figure(f"{count:,} campaigns: peak open files (JVM + Python)", scaled.peak_open_files, "files", "",
-                                  f"hard open-file limit {resource.getrlimit(resource.RLIMIT_NOFILE)[1]:,} (the JVM raises its own soft limit to it)"))
+            figures.append(
+                Figure(
+                    f"{count:,} campaigns: peak open files (JVM + Python)",
+                    scaled.peak_open_files,
+                    "files",
+                    "",
+                    f"hard open-file limit {resource.getrlimit(resource.RLIMIT_NOFILE)[1]:,} "
+                    "(the JVM raises its own soft limit to it)",
+                )
+            )
         for live_rate in (int(r) for r in args.live_rates.split(",") if args.live_seconds):
             delays, states = freshness(broker, args.live_seconds, live_rate, [])
             target = 15 + 5 + 10 + 2
             note = f"{len(delays)} rows in {args.live_seconds:g} s" if delays else "no window committed"
-            figures.append(Figure(f"freshness p50, {live_rate:,} impressions/s", percentile(delays, 0.5) if delays else float("nan"), "s", f"≤ {target} s", note))
-            figures.append(Figure(f"freshness p99, {live_rate:,} impressions/s", percentile(delays, 0.99) if delays else float("nan"), "s", f"≤ {target} s"))
+            figures.append(
+                Figure(
+                    f"freshness p50, {live_rate:,} impressions/s",
+                    percentile(delays, 0.5) if delays else float("nan"),
+                    "s",
+                    f"≤ {target} s",
+                    note,
+                )
+            )
+            figures.append(
+                Figure(
+                    f"freshness p99, {live_rate:,} impressions/s",
+                    percentile(delays, 0.99) if delays else float("nan"),
+                    "s",
+                    f"≤ {target} s",
+                )
+            )
             early, late = early_and_late([size / 2**20 for size in states])
-            figures.append(Figure(f"checkpoint size after warm-up, {live_rate:,}/s: first third → last third", late - early, "MiB", "flat",
-                                  f"{early:.1f} → {late:.1f} MiB on average, {len(states)} samples 5 s apart"))
+            figures.append(
+                Figure(
+                    f"checkpoint size after warm-up, {live_rate:,}/s: first third → last third",
+                    late - early,
+                    "MiB",
+                    "flat",
+                    f"{early:.1f} → {late:.1f} MiB on average, {len(states)} samples 5 s apart",
+                )
+            )
     report("bench/job", figures, args.quick)
 
 

@@ -1,4 +1,5 @@
-"""Producer benchmark: top sustained rate, rate accuracy per 10 s window, CPU at 1,000/s, memory with clicks pending.
+"""Producer benchmark: top sustained rate, rate accuracy per 10 s window, CPU at 1,000/s, memory with
+clicks pending.
 
 Run: python bench/producer.py [--quick]
 """
@@ -12,23 +13,39 @@ import time
 from collections import Counter
 
 import psutil
+from common import Figure, report
 from confluent_kafka import Consumer, TopicPartition
 
-from common import Figure, report
 from ctr.broker import EmbeddedBroker
 from ctr.topics import TopicNames
 
 TOP_RATE = 1_000_000
 
 
-def produce(broker: EmbeddedBroker, names: TopicNames, *args: str, one_core: bool = False) -> tuple[dict, float, float]:
-    """Run ``ctr produce`` to completion; return its summary, steady CPU use (share of a core) and peak RSS (MiB).
+def produce(
+    broker: EmbeddedBroker, names: TopicNames, *args: str, one_core: bool = False
+) -> tuple[dict, float, float]:
+    """Run ``ctr produce`` to completion; return its summary, steady CPU use (share of a core) and peak
+    RSS (MiB).
 
     CPU is sampled while the producer sends, between a quarter and nine tenths of the run, so that
     start-up (imports, connecting) and the drain are left out.
     """
-    command = [sys.executable, "-m", "ctr.cli", "produce", "--bootstrap-servers", broker.bootstrap_servers,
-               "--impressions-topic", names.impressions, "--clicks-topic", names.clicks, "--progress-interval", "1h", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "ctr.cli",
+        "produce",
+        "--bootstrap-servers",
+        broker.bootstrap_servers,
+        "--impressions-topic",
+        names.impressions,
+        "--clicks-topic",
+        names.clicks,
+        "--progress-interval",
+        "1h",
+        *args,
+    ]
     pin = (lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})) if one_core else None
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=pin)
     handle = psutil.Process(process.pid)
@@ -53,7 +70,9 @@ def produce(broker: EmbeddedBroker, names: TopicNames, *args: str, one_core: boo
 
 def send_times(broker: EmbeddedBroker, topic: str, count: int) -> list[float]:
     """The producer-side timestamps (CreateTime, seconds) of the first ``count`` messages of ``topic``."""
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": "bench", "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": broker.bootstrap_servers, "group.id": "bench", "enable.auto.commit": False}
+    )
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
     times: list[float] = []
@@ -76,9 +95,13 @@ def window_deviation(times: list[float], rate: float, window: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a run of under a minute; figures are printed, not recorded")
+    parser.add_argument(
+        "--quick", action="store_true", help="a run of under a minute; figures are printed, not recorded"
+    )
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of the top-rate runs")
-    parser.add_argument("--accuracy-seconds", type=float, default=30.0, help="seconds of each rate-accuracy run")
+    parser.add_argument(
+        "--accuracy-seconds", type=float, default=30.0, help="seconds of each rate-accuracy run"
+    )
     parser.add_argument("--rates", default="100,1000,10000,50000", help="target rates of the accuracy runs")
     args = parser.parse_args()
     if args.quick:
@@ -86,27 +109,78 @@ def main() -> None:
     window = 10.0 if not args.quick else 2.0
     figures = []
     with EmbeddedBroker() as broker:
+
         def fresh() -> TopicNames:
             names = TopicNames.with_suffix(f"bench{time.monotonic_ns()}")
             broker.create_topics(names.all())
             return names
 
-        summary, cpu, _ = produce(broker, fresh(), "--rate", str(TOP_RATE), "--duration", f"{args.duration}s", "--max-click-delay", "1s",
-                                  "--seed", "1", one_core=True)
+        summary, cpu, _ = produce(
+            broker,
+            fresh(),
+            "--rate",
+            str(TOP_RATE),
+            "--duration",
+            f"{args.duration}s",
+            "--max-click-delay",
+            "1s",
+            "--seed",
+            "1",
+            one_core=True,
+        )
         top = (summary["impressions"] + summary["clicks"]) / args.duration
-        figures.append(Figure("top sustained rate, one process", top, "events/s", "≥ 100,000 events/s",
-                              f"{summary['impressions'] / args.duration:,.0f} impressions/s; pinned to one core"))
+        figures.append(
+            Figure(
+                "top sustained rate, one process",
+                top,
+                "events/s",
+                "≥ 100,000 events/s",
+                f"{summary['impressions'] / args.duration:,.0f} impressions/s; pinned to one core",
+            )
+        )
         for rate in (float(r) for r in args.rates.split(",")):
             names = fresh()
-            summary, cpu, _ = produce(broker, names, "--rate", f"{rate:g}", "--duration", f"{args.accuracy_seconds}s", "--max-click-delay", "1s")
+            summary, cpu, _ = produce(
+                broker,
+                names,
+                "--rate",
+                f"{rate:g}",
+                "--duration",
+                f"{args.accuracy_seconds}s",
+                "--max-click-delay",
+                "1s",
+            )
             times = send_times(broker, names.impressions, summary["impressions"])
-            figures.append(Figure(f"rate accuracy at {rate:,.0f}/s, worst {window:g} s window", window_deviation(times, rate, window), "%", "within ±1 %"))
+            figures.append(
+                Figure(
+                    f"rate accuracy at {rate:,.0f}/s, worst {window:g} s window",
+                    window_deviation(times, rate, window),
+                    "%",
+                    "within ±1 %",
+                )
+            )
             if rate == 1000:
                 figures.append(Figure("CPU at 1,000 impressions/s", cpu * 100, "% of a core", "< 5 %"))
-        summary, _, peak = produce(broker, fresh(), "--rate", str(TOP_RATE), "--duration", f"{args.duration}s", "--max-click-delay", "10s")
+        summary, _, peak = produce(
+            broker,
+            fresh(),
+            "--rate",
+            str(TOP_RATE),
+            "--duration",
+            f"{args.duration}s",
+            "--max-click-delay",
+            "10s",
+        )
         pending = summary["impressions"] / args.duration * 0.25 * 10
-        figures.append(Figure("peak memory, 10 s of clicks pending at the top rate", peak, "MiB", "",
-                              f"up to {pending:,.0f} clicks scheduled (rate × 0.25 × 10 s)"))
+        figures.append(
+            Figure(
+                "peak memory, 10 s of clicks pending at the top rate",
+                peak,
+                "MiB",
+                "",
+                f"up to {pending:,.0f} clicks scheduled (rate × 0.25 × 10 s)",
+            )
+        )
     report("bench/producer", figures, args.quick)
 
 

@@ -14,11 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import Figure, LiveHeap, TreeMemory, after_warm_up, early_and_late, report, trend_per_minute
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from common import Figure, LiveHeap, TreeMemory, after_warm_up, early_and_late, report, trend_per_minute
-from ctr import settings
 from ctr.broker import EmbeddedBroker
+from ctr.durations import parse_duration
 from ctr.events import Click, Impression, decode_click, decode_impression, encode, message_key
 from ctr.reference import reference_ctr
 from ctr.topics import TopicNames
@@ -27,7 +27,9 @@ from ctr_job.results import read_results
 
 def read_back(broker: EmbeddedBroker, topic: str, count: int, decode) -> list:
     """Every message of ``topic`` (``count`` expected), decoded."""
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": "soak", "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": broker.bootstrap_servers, "group.id": "soak", "enable.auto.commit": False}
+    )
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
     events, idle_since = [], time.monotonic()
@@ -46,8 +48,10 @@ def close_all_windows(broker: EmbeddedBroker, names: TopicNames) -> None:
     """One far-future event per partition so that every real window closes."""
     producer = Producer({"bootstrap.servers": broker.bootstrap_servers})
     future = int(time.time() * 1000) + 3_600_000
-    for topic, make in ((names.impressions, lambda p: Impression(f"end-{p}", "end", "zz-end", future)),
-                        (names.clicks, lambda p: Click(f"end-click-{p}", f"end-{p}", "end", future))):
+    for topic, make in (
+        (names.impressions, lambda p: Impression(f"end-{p}", "end", "zz-end", future)),
+        (names.clicks, lambda p: Click(f"end-click-{p}", f"end-{p}", "end", future)),
+    ):
         for partition in producer.list_topics(topic, timeout=10).topics[topic].partitions:
             event = make(partition)
             producer.produce(topic, encode(event), message_key(event), partition=partition)
@@ -56,14 +60,16 @@ def close_all_windows(broker: EmbeddedBroker, names: TopicNames) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a one-minute run; figures are printed, not recorded")
+    parser.add_argument(
+        "--quick", action="store_true", help="a one-minute run; figures are printed, not recorded"
+    )
     parser.add_argument("--minutes", type=float, default=15.0, help="length of the run")
     parser.add_argument("--rate", type=int, default=20_000, help="impressions per second")
     args = parser.parse_args()
     window, checkpoint = "30s", "10s"
     if args.quick:
         args.minutes, args.rate, window, checkpoint = 1.0, 2_000, "10s", "2s"
-    window_seconds = settings.WINDOW.parse_text(window)
+    window_seconds = parse_duration(window)
     seconds = args.minutes * 60
     work = Path(tempfile.mkdtemp())
     config = work / "live.json"
@@ -71,19 +77,69 @@ def main() -> None:
     with EmbeddedBroker() as broker:
         names = TopicNames.with_suffix("soak")
         broker.create_topics(names.all())
-        common = ["--bootstrap-servers", broker.bootstrap_servers, "--impressions-topic", names.impressions, "--clicks-topic", names.clicks]
-        producer = subprocess.Popen([sys.executable, "-m", "ctr.cli", "produce", *common, "--config-file", str(config),
-                                     "--max-click-delay", "10s", "--progress-interval", "1h"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        job = subprocess.Popen([sys.executable, "-m", "ctr.cli", "job", *common, "--dlq-topic", names.dlq, "--output-dir", str(work / "results"),
-                                "--checkpoint-dir", str(work / "checkpoints"), "--log-dir", str(work / "logs"), "--window", window,
-                                "--checkpoint-interval", checkpoint], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        common = [
+            "--bootstrap-servers",
+            broker.bootstrap_servers,
+            "--impressions-topic",
+            names.impressions,
+            "--clicks-topic",
+            names.clicks,
+        ]
+        producer = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ctr.cli",
+                "produce",
+                *common,
+                "--config-file",
+                str(config),
+                "--max-click-delay",
+                "10s",
+                "--progress-interval",
+                "1h",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        job = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ctr.cli",
+                "job",
+                *common,
+                "--dlq-topic",
+                names.dlq,
+                "--output-dir",
+                str(work / "results"),
+                "--checkpoint-dir",
+                str(work / "checkpoints"),
+                "--log-dir",
+                str(work / "logs"),
+                "--window",
+                window,
+                "--checkpoint-interval",
+                checkpoint,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         started = time.monotonic()
-        plan = [(seconds / 3, {"rate": args.rate // 2}), (seconds / 2, {"rate": args.rate // 2, "state": "Paused"}),
-                (seconds / 2 + min(30, seconds / 10), {"rate": args.rate, "state": "Running"})]
+        plan = [
+            (seconds / 3, {"rate": args.rate // 2}),
+            (seconds / 2, {"rate": args.rate // 2, "state": "Paused"}),
+            (seconds / 2 + min(30, seconds / 10), {"rate": args.rate, "state": "Running"}),
+        ]
         # The live heap at the same point of every window: 5 s into a 30 s window, away from the moment
         # windows fire (20 s in: join bound 15 s + out-of-orderness 5 s after a window's end).
-        with (TreeMemory(job.pid, interval=2.0) as job_memory, TreeMemory(producer.pid, interval=2.0) as producer_memory,
-              LiveHeap(job.pid, window_seconds, phase=window_seconds / 6) as job_heap):
+        with (
+            TreeMemory(job.pid, interval=2.0) as job_memory,
+            TreeMemory(producer.pid, interval=2.0) as producer_memory,
+            LiveHeap(job.pid, window_seconds, phase=window_seconds / 6) as job_heap,
+        ):
             for at, document in plan:
                 time.sleep(max(0.0, started + at - time.monotonic()))
                 config.write_text(json.dumps(document))
@@ -105,7 +161,10 @@ def main() -> None:
     by_key = {(r.campaign_id, r.window_start): r[:5] for r in expected}
     wrong = [r for r in committed if by_key.get((r.campaign_id, r.window_start)) != r[:5]]
     for row in wrong:
-        print(f"differs: committed {tuple(row[:5])}, reference {by_key.get((row.campaign_id, row.window_start))}")
+        print(
+            f"differs: committed {tuple(row[:5])}, "
+            f"reference {by_key.get((row.campaign_id, row.window_start))}"
+        )
     missing = len(expected) - len(committed)
 
     resumed = started + plan[-1][0]
@@ -121,13 +180,37 @@ def main() -> None:
             note += f"; trend {trend[0]:+,.1f} ± {trend[1]:,.1f} MiB/min"
         if each:
             note += f"; {each}: {', '.join(f'{size:,.0f}' for _, size in at_full_rate)}"
-        return Figure(f"{what} at the full rate after the resume, first third → last third after warm-up", late - early, "MiB", "flat", note)
+        return Figure(
+            f"{what} at the full rate after the resume, first third → last third after warm-up",
+            late - early,
+            "MiB",
+            "flat",
+            note,
+        )
 
     errors = summary["delivery_errors"] + summary["config_errors"] + (job.returncode != 0)
     figures = [
-        Figure("events sent", summary["impressions"] + summary["clicks"], "events", "", f"{seconds / 60:g} min at {args.rate:,}/s with a rate change and a pause"),
-        Figure("errors (delivery, config, job exit)", errors, "", "0", job_errors.strip().splitlines()[-1] if errors and job_errors.strip() else ""),
-        Figure("committed rows different from the reference", len(wrong), "rows", "0", f"{len(committed)} rows committed"),
+        Figure(
+            "events sent",
+            summary["impressions"] + summary["clicks"],
+            "events",
+            "",
+            f"{seconds / 60:g} min at {args.rate:,}/s with a rate change and a pause",
+        ),
+        Figure(
+            "errors (delivery, config, job exit)",
+            errors,
+            "",
+            "0",
+            job_errors.strip().splitlines()[-1] if errors and job_errors.strip() else "",
+        ),
+        Figure(
+            "committed rows different from the reference",
+            len(wrong),
+            "rows",
+            "0",
+            f"{len(committed)} rows committed",
+        ),
         Figure("windows not committed", missing, "rows", "0"),
         memory_figure("job memory (JVM and Python)", job_memory.samples),
         memory_figure("job live heap (after a full GC)", job_heap.samples, each="one sample per window"),

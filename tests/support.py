@@ -6,8 +6,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -33,15 +33,23 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval:
         time.sleep(interval)
 
 
-def start_ctr(*args: str, env: Optional[dict] = None, **popen: object) -> subprocess.Popen:
+def start_ctr(*args: str, env: dict | None = None, **popen: object) -> subprocess.Popen:
     """Start ``ctr ARGS`` as a process with stdout and stderr captured."""
-    return subprocess.Popen([*CTR, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})}, **popen)
+    return subprocess.Popen(
+        [*CTR, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        **popen,
+    )
 
 
-def run_ctr(*args: str, timeout: float = 120, env: Optional[dict] = None) -> subprocess.CompletedProcess:
+def run_ctr(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``ctr ARGS`` to completion and return the result."""
-    return subprocess.run([*CTR, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [*CTR, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
 
 
 def summary_of(stdout: str) -> dict:
@@ -49,13 +57,21 @@ def summary_of(stdout: str) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def read_topic(broker: EmbeddedBroker, topic: str, count: int, timeout: float = 60.0, settle: float = 1.0) -> list:
+def read_topic(
+    broker: EmbeddedBroker, topic: str, count: int, timeout: float = 60.0, settle: float = 1.0
+) -> list:
     """Read ``topic`` from the earliest offset until ``count`` messages came and none follow for ``settle`` s.
 
     Returns the messages (confluent_kafka Message objects) in arrival order.
     """
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": f"test-{topic}",
-                         "enable.auto.commit": False, "session.timeout.ms": 6000})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap_servers,
+            "group.id": f"test-{topic}",
+            "enable.auto.commit": False,
+            "session.timeout.ms": 6000,
+        }
+    )
     metadata = consumer.list_topics(topic, timeout=10)
     consumer.assign([TopicPartition(topic, p, 0) for p in metadata.topics[topic].partitions])
     messages: list = []
@@ -94,8 +110,10 @@ class CollectedOutput:
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self._cursor = 0
-        self._threads = [threading.Thread(target=self._pump, args=(stream, lines), daemon=True)
-                         for stream, lines in ((process.stdout, self.stdout), (process.stderr, self.stderr))]
+        self._threads = [
+            threading.Thread(target=self._pump, args=(stream, lines), daemon=True)
+            for stream, lines in ((process.stdout, self.stdout), (process.stderr, self.stderr))
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -108,7 +126,7 @@ class CollectedOutput:
         """Wait until a stderr line after the last one matched satisfies ``predicate``; return it."""
 
         def found() -> bool:
-            for line in self.stderr[self._cursor:]:
+            for line in self.stderr[self._cursor :]:
                 self._cursor += 1
                 if predicate(line):
                     return True

@@ -12,9 +12,15 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 @pytest.mark.parametrize("benchmark", ["producer", "job", "soak"])
 def test_benchmark_runs_and_prints_its_figures(benchmark):
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / f"{benchmark}.py"), "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / f"{benchmark}.py"), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()
     header = lines.index(f"== bench/{benchmark} ==")
-    figures = lines[header + 1:]
+    figures = lines[header + 1 :]
     assert len(figures) >= 4 and all(": " in line for line in figures), result.stdout

@@ -5,11 +5,11 @@ import socket
 
 import pytest
 from confluent_kafka.admin import AdminClient
+from support import CollectedOutput, start_ctr, wait_for
 
 from ctr import broker as broker_module
 from ctr.broker import BrokerError, EmbeddedBroker
 from ctr.topics import DEFAULT_PARTITIONS, TopicNames
-from support import CollectedOutput, start_ctr, wait_for
 
 
 def test_topics_are_created_with_their_partitions(broker, topics):
@@ -51,7 +51,11 @@ def test_ctr_broker_runs_in_the_foreground_and_stops_on_ctrl_c():
     process = start_ctr("broker", "--partitions", "2")
     output = CollectedOutput(process)
     try:
-        wait_for(lambda: any("export CTR_BOOTSTRAP_SERVERS=" in line for line in output.stdout), 30, "the bootstrap address")
+        wait_for(
+            lambda: any("export CTR_BOOTSTRAP_SERVERS=" in line for line in output.stdout),
+            30,
+            "the bootstrap address",
+        )
         address = next(line for line in output.stdout if line.startswith("export")).strip().split("=", 1)[1]
         metadata = AdminClient({"bootstrap.servers": address}).list_topics(timeout=10)
         for name in TopicNames().all():

@@ -3,19 +3,22 @@
 from pathlib import Path
 
 import pytest
-
-from ctr import settings
 from support import run_ctr
+
+from ctr.settings.table import COMMAND_SETTINGS, settings_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_architecture_holds_the_settings_table():
     text = (ROOT / "docs" / "architecture.md").read_text()
-    assert settings.settings_table() in text, "regenerate the table: python -c 'from ctr.settings import settings_table; print(settings_table())'"
+    assert settings_table() in text, (
+        "regenerate the table: "
+        "python -c 'from ctr.settings.table import settings_table; print(settings_table())'"
+    )
 
 
-@pytest.mark.parametrize("command", sorted(settings.COMMAND_SETTINGS))
+@pytest.mark.parametrize("command", sorted(COMMAND_SETTINGS))
 def test_table_flags_exist_on_the_command(command):
     table = (ROOT / "docs" / "architecture.md").read_text()
     help_text = run_ctr(command, "--help", timeout=60).stdout

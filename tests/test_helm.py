@@ -16,22 +16,38 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-
-from ctr import settings, topics
-from ctr_operator import crd
 from helm_tool import helm_binary
+
+from ctr import topics
+from ctr.settings.command_line import env_var, flag
+from ctr.settings.models import JobSettings, OperatorSettings
+from ctr_operator import crd
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_CRDS = ROOT.parent / "shared" / "crds"
 VARIANTS = {
     "default": [],
-    "persistent": ["--set", "kafka.storage.type=persistent-claim", "--set", "kafka.replicas=3", "--set", "job.storage.class=standard"],
-    "operators-disabled": ["--set", "strimzi-kafka-operator.enabled=false", "--set", "flink-kubernetes-operator.enabled=false"],
-    "producer": ["--set", "producer.enabled=true", "--set", "producer.rate=250"],
+    "persistent": [
+        "--set",
+        "kafka.storage.type=persistent-claim",
+        "--set",
+        "kafka.replicas=3",
+        "--set",
+        "job.storage.class=standard",
+    ],
+    "operators-disabled": [
+        "--set",
+        "strimzi-kafka-operator.enabled=false",
+        "--set",
+        "flink-kubernetes-operator.enabled=false",
+    ],
+    "producer": ["--set", "producer.enabled=true", "--set", "producer.spec.rate=250"],
 }
 UPSTREAM = {
-    "Kafka": "strimzi-040-Crd-kafka.yaml", "KafkaTopic": "strimzi-043-Crd-kafkatopic.yaml",
-    "KafkaNodePool": "strimzi-045-Crd-kafkanodepool.yaml", "FlinkDeployment": "flink-flinkdeployments.flink.apache.org-v1.yml",
+    "Kafka": "strimzi-040-Crd-kafka.yaml",
+    "KafkaTopic": "strimzi-043-Crd-kafkatopic.yaml",
+    "KafkaNodePool": "strimzi-045-Crd-kafkanodepool.yaml",
+    "FlinkDeployment": "flink-flinkdeployments.flink.apache.org-v1.yml",
 }
 
 
@@ -52,7 +68,9 @@ def chart(tmp_path_factory) -> Path:
 
 
 def render(helm: str, chart: Path, *args: str) -> list[dict]:
-    result = subprocess.run([helm, "template", "ctr", str(chart), "--namespace", "ctr", *args], capture_output=True, text=True)
+    result = subprocess.run(
+        [helm, "template", "ctr", str(chart), "--namespace", "ctr", *args], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
@@ -68,21 +86,40 @@ def test_chart_declares_both_operators_with_conditions():
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_lint_strict(helm, chart, variant):
-    result = subprocess.run([helm, "lint", "--strict", str(chart), *VARIANTS[variant]], capture_output=True, text=True)
+    result = subprocess.run(
+        [helm, "lint", "--strict", str(chart), *VARIANTS[variant]], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_builtin_objects_validate_for_kubernetes_1_30(helm, chart, variant, tmp_path):
-    documents = [d for d in render(helm, chart, *VARIANTS[variant]) if "/" not in d["apiVersion"] or d["apiVersion"].split("/")[0].endswith("k8s.io") or d["apiVersion"].startswith("apps/")]
-    assert {d["kind"] for d in documents} >= {"Deployment", "ServiceAccount", "Role", "RoleBinding", "PersistentVolumeClaim", "Service", "Pod"}
+    documents = [
+        d
+        for d in render(helm, chart, *VARIANTS[variant])
+        if "/" not in d["apiVersion"]
+        or d["apiVersion"].split("/")[0].endswith("k8s.io")
+        or d["apiVersion"].startswith("apps/")
+    ]
+    assert {d["kind"] for d in documents} >= {
+        "Deployment",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "PersistentVolumeClaim",
+        "Service",
+        "Pod",
+    }
     paths = []
     for n, document in enumerate(documents):
         path = tmp_path / f"{n}-{document['kind']}.yaml"
         path.write_text(yaml.safe_dump(document))
         paths.append(str(path))
-    result = subprocess.run([sys.executable, "-m", "kubernetes_validate", "--strict", "-k", "1.30.0", "--quiet", *paths],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "kubernetes_validate", "--strict", "-k", "1.30.0", "--quiet", *paths],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -92,7 +129,11 @@ def strict(schema: dict) -> dict:
 
     def walk(node):
         if isinstance(node, dict):
-            if "properties" in node and "additionalProperties" not in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+            if (
+                "properties" in node
+                and "additionalProperties" not in node
+                and not node.get("x-kubernetes-preserve-unknown-fields")
+            ):
                 node["additionalProperties"] = False
             for value in node.values():
                 walk(value)
@@ -106,13 +147,20 @@ def strict(schema: dict) -> dict:
 
 def served_schema(crd_document: dict, api_version: str) -> dict:
     version = api_version.split("/")[1]
-    return next(v["schema"]["openAPIV3Schema"] for v in crd_document["spec"]["versions"] if v["name"] == version and v["served"])
+    return next(
+        v["schema"]["openAPIV3Schema"]
+        for v in crd_document["spec"]["versions"]
+        if v["name"] == version and v["served"]
+    )
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_custom_resources_validate_against_the_upstream_crds(helm, chart, variant):
     if not SHARED_CRDS.is_dir():
-        pytest.skip(f"the upstream CRDs are not here ({SHARED_CRDS} is absent): Kafka, KafkaNodePool, KafkaTopic, FlinkDeployment unchecked")
+        pytest.skip(
+            f"the upstream CRDs are not here ({SHARED_CRDS} is absent): "
+            "Kafka, KafkaNodePool, KafkaTopic, FlinkDeployment unchecked"
+        )
     documents = render(helm, chart, *VARIANTS[variant])
     checked = set()
     for document in documents:
@@ -123,7 +171,8 @@ def test_custom_resources_validate_against_the_upstream_crds(helm, chart, varian
             schema = strict(served_schema(upstream, document["apiVersion"])["properties"]["spec"])
             errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(document["spec"]), key=str)
             assert not errors, f"{document['kind']} {document['metadata']['name']}: " + "; ".join(
-                f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5])
+                f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5]
+            )
             checked.add(document["kind"])
     assert checked == set(UPSTREAM)
 
@@ -131,15 +180,26 @@ def test_custom_resources_validate_against_the_upstream_crds(helm, chart, varian
 def test_producers_validate_against_our_crd(helm, chart):
     schema = strict(served_schema(crd.producer_crd(), f"{crd.GROUP}/{crd.VERSION}")["properties"]["spec"])
     producers = [d for d in render(helm, chart, *VARIANTS["producer"]) if d["kind"] == crd.KIND]
-    producers += [yaml.safe_load(p.read_text()) for p in (ROOT / "k8s").glob("producer-*.yaml") if "crd" not in p.name]
+    producers += [
+        yaml.safe_load(p.read_text()) for p in (ROOT / "k8s").glob("producer-*.yaml") if "crd" not in p.name
+    ]
     assert len(producers) >= 3
     for producer in producers:
         jsonschema.Draft4Validator(schema).validate(producer["spec"])
 
 
 def test_values_schema_rejects_wrong_types(helm, chart):
-    for bad in ("kafka.replicas=many", "producer.rate=-1", "job.ui.nodePort=80", "kafka.storage.type=tape", "images.pullPolicy=Sometimes"):
-        result = subprocess.run([helm, "template", "ctr", str(chart), "--set", bad], capture_output=True, text=True)
+    for bad in (
+        "kafka.replicas=many",
+        "producer.spec.rate=-1",
+        "job.settings.window=30",
+        "job.ui.nodePort=80",
+        "kafka.storage.type=tape",
+        "images.pullPolicy=Sometimes",
+    ):
+        result = subprocess.run(
+            [helm, "template", "ctr", str(chart), "--set", bad], capture_output=True, text=True
+        )
         assert result.returncode != 0, f"{bad} was accepted"
         assert bad.split("=")[0].split(".")[-1] in result.stderr
 
@@ -156,7 +216,11 @@ def test_every_value_is_documented():
             else:
                 yield path
 
-    missing = [path for path in leaves(yaml.safe_load(text)) if not any(path == d or path.startswith(d + ".") for d in documented)]
+    missing = [
+        path
+        for path in leaves(yaml.safe_load(text))
+        if not any(path == d or path.startswith(d + ".") for d in documented)
+    ]
     assert not missing, f"values without a ## @param line: {missing}"
 
 
@@ -171,9 +235,15 @@ def test_chart_readme_table_is_generated_from_the_values():
 def test_topics_equal_the_code(helm, chart):
     values = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["topics"]
     assert {key: (t["name"], t["partitions"]) for key, t in values.items()} == {
-        "impressions": (topics.IMPRESSIONS, topics.DEFAULT_PARTITIONS), "clicks": (topics.CLICKS, topics.DEFAULT_PARTITIONS),
-        "dlq": (topics.DLQ, topics.DEFAULT_PARTITIONS)}
-    rendered = {d["spec"]["topicName"]: d["spec"]["partitions"] for d in render(helm, chart) if d["kind"] == "KafkaTopic"}
+        "impressions": (topics.IMPRESSIONS, topics.DEFAULT_PARTITIONS),
+        "clicks": (topics.CLICKS, topics.DEFAULT_PARTITIONS),
+        "dlq": (topics.DLQ, topics.DEFAULT_PARTITIONS),
+    }
+    rendered = {
+        d["spec"]["topicName"]: d["spec"]["partitions"]
+        for d in render(helm, chart)
+        if d["kind"] == "KafkaTopic"
+    }
     assert rendered == {name: topics.DEFAULT_PARTITIONS for name in topics.TopicNames().all()}
 
 
@@ -182,28 +252,44 @@ def flink_deployment(helm, chart) -> dict:
 
 
 def test_flink_deployment_runs_the_image_s_job(helm, chart):
-    dockerfile = (ROOT / "docker" / "job.Dockerfile").read_text()
+    dockerfile = (ROOT / "job" / "Dockerfile").read_text()
     job = flink_deployment(helm, chart)["spec"]["job"]
     args = job["args"]
-    copied = re.search(r"^COPY job/flink_entry.py (\S+)$", dockerfile, re.M).group(1)
+    copied = re.search(r"^COPY job/ctr_job/flink_entry.py (\S+)$", dockerfile, re.M).group(1)
     assert args[:2] == ["-py", copied]
     flink_version = re.search(r"^ARG FLINK_VERSION=(\S+)$", dockerfile, re.M).group(1)
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert f'"apache-flink=={flink_version}"' in pyproject
     assert job["jarURI"] == f"local:///opt/flink/opt/flink-python-{flink_version}.jar"
-    assert flink_deployment(helm, chart)["spec"]["flinkVersion"] == "v" + "_".join(flink_version.split(".")[:2])
-    assert job["entryClass"] == "org.apache.flink.client.python.PythonDriver" and job["upgradeMode"] == "last-state"
+    assert flink_deployment(helm, chart)["spec"]["flinkVersion"] == "v" + "_".join(
+        flink_version.split(".")[:2]
+    )
+    assert (
+        job["entryClass"] == "org.apache.flink.client.python.PythonDriver"
+        and job["upgradeMode"] == "last-state"
+    )
 
 
 def test_flink_deployment_flags_are_flags_of_ctr_job(helm, chart):
     args = flink_deployment(helm, chart)["spec"]["job"]["args"][2:]
     flags = [a for a in args if a.startswith("--")]
-    known = {s.flag for s in settings.JOB_SETTINGS}
-    assert flags and set(flags) <= known, set(flags) - known
+    by_flag = {flag(name): name for name in JobSettings.model_fields}
+    assert flags and set(flags) <= set(by_flag), set(flags) - set(by_flag)
     assert len(args) == 2 * len(flags), "every flag takes a value"
-    for flag, value in zip(args[::2], args[1::2]):
-        setting = next(s for s in settings.JOB_SETTINGS if s.flag == flag)
-        setting.parse_text(value)
+    JobSettings.model_validate({by_flag[given]: value for given, value in zip(args[::2], args[1::2])})
+
+
+def test_job_settings_in_values_become_flags_the_job_takes(helm, chart):
+    args = flink_deployment_with(
+        helm, chart, "--set", "job.settings.window=1m", "--set", "job.settings.restartAttempts=5"
+    )
+    assert args[args.index("--window") + 1] == "1m" and args[args.index("--restart-attempts") + 1] == "5"
+
+
+def flink_deployment_with(helm, chart, *values: str) -> list[str]:
+    return next(d for d in render(helm, chart, *values) if d["kind"] == "FlinkDeployment")["spec"]["job"][
+        "args"
+    ]
 
 
 def test_flink_pods_keep_state_on_the_volume(helm, chart):
@@ -216,7 +302,9 @@ def test_flink_pods_keep_state_on_the_volume(helm, chart):
     assert spec["flinkConfiguration"]["execution.checkpointing.dir"] == f"file://{data}/checkpoints"
     assert spec["flinkConfiguration"]["high-availability.type"] == "kubernetes"
     args = spec["job"]["args"]
-    assert args[args.index("--output-dir") + 1].startswith(data) and args[args.index("--checkpoint-dir") + 1].startswith(data)
+    assert args[args.index("--output-dir") + 1].startswith(data) and args[
+        args.index("--checkpoint-dir") + 1
+    ].startswith(data)
 
 
 def test_image_names_and_tag_equal_the_makefile(helm, chart):
@@ -225,14 +313,21 @@ def test_image_names_and_tag_equal_the_makefile(helm, chart):
     names = dict(re.findall(r"^(\w+)_IMAGE := ([\w-]+):\$\(IMAGE_TAG\)$", makefile, re.M))
     values = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["images"]
     assert values["tag"] == tag
-    assert (values["job"], values["producer"], values["operator"]) == (names["JOB"], names["PRODUCER"], names["OPERATOR"])
+    assert (values["job"], values["producer"], values["operator"]) == (
+        names["JOB"],
+        names["PRODUCER"],
+        names["OPERATOR"],
+    )
     documents = render(helm, chart)
     operator = next(d for d in documents if d["kind"] == "Deployment")
     container = operator["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e["value"] for e in container["env"]}
-    assert container["image"] == f"{names['OPERATOR']}:{tag}" and env["CTR_PRODUCER_IMAGE"] == f"{names['PRODUCER']}:{tag}"
+    assert (
+        container["image"] == f"{names['OPERATOR']}:{tag}"
+        and env["CTR_PRODUCER_IMAGE"] == f"{names['PRODUCER']}:{tag}"
+    )
     assert flink_deployment(helm, chart)["spec"]["image"] == f"{names['JOB']}:{tag}"
-    assert set(env) <= {s.env for s in settings.OPERATOR_SETTINGS}
+    assert set(env) <= {env_var(name) for name in OperatorSettings.model_fields}
 
 
 def pods_of(documents: list[dict]) -> list[tuple[str, dict]]:
@@ -255,7 +350,9 @@ def test_our_pods_are_hardened(helm, chart):
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
         for container in pod["containers"]:
             context = container["securityContext"]
-            assert context["allowPrivilegeEscalation"] is False and context["capabilities"] == {"drop": ["ALL"]}, name
+            assert context["allowPrivilegeEscalation"] is False and context["capabilities"] == {
+                "drop": ["ALL"]
+            }, name
             if name != "ctr-job":
                 assert context["readOnlyRootFilesystem"] is True, name
                 assert container["resources"]["requests"] and container["resources"]["limits"], name
@@ -270,15 +367,19 @@ def test_kind_config_maps_the_flink_ui_port():
 
 
 def test_job_image_compiles_the_event_format_into_flink_lib(tmp_path):
-    """The Dockerfile's event-format stage, run here against PyFlink's jars, builds a jar Flink can discover."""
+    """The Dockerfile's event-format stage, run here on PyFlink's jars, builds a jar Flink can discover."""
     import pyflink
 
-    dockerfile = (ROOT / "docker" / "job.Dockerfile").read_text()
+    dockerfile = (ROOT / "job" / "Dockerfile").read_text()
     stage = dockerfile.split("AS event-format", 1)[1].split("\nFROM ", 1)[0]
     build = re.search(r"^RUN (.*?)(?<!\\)$", stage, re.M | re.S).group(1).replace("\\\n", " ")
-    shutil.copytree(ROOT / "job" / "java", tmp_path / "src")
-    here = {"/opt/flink/lib": Path(pyflink.__file__).parent / "lib", "/src": tmp_path / "src", "/classes": tmp_path / "classes",
-            "/ctr-event-format.jar": tmp_path / "format.jar"}
+    shutil.copytree(ROOT / "job" / "ctr_job" / "java", tmp_path / "src")
+    here = {
+        "/opt/flink/lib": Path(pyflink.__file__).parent / "lib",
+        "/src": tmp_path / "src",
+        "/classes": tmp_path / "classes",
+        "/ctr-event-format.jar": tmp_path / "format.jar",
+    }
     build = re.sub("|".join(map(re.escape, here)), lambda found: str(here[found.group(0)]), build)
     subprocess.run(["bash", "-euo", "pipefail", "-c", build], check=True)
     with zipfile.ZipFile(tmp_path / "format.jar") as jar:

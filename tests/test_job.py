@@ -7,27 +7,58 @@ from pathlib import Path
 
 import psutil
 import pytest
+from events_for_tests import (
+    JOIN_BOUND_MS,
+    MALFORMED_IMPRESSIONS,
+    WINDOW_MS,
+    hard_cases,
+    malformed_count,
+    produce,
+    produce_sentinels,
+)
+from support import CollectedOutput, fresh_topics, read_topic, run_ctr, start_ctr, wait_for
 
 from ctr.broker import free_port
 from ctr.reference import CtrRow, reference_ctr
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.results import read_results
-from events_for_tests import (JOIN_BOUND_MS, MALFORMED_IMPRESSIONS, WINDOW_MS, hard_cases, malformed_count, produce,
-                              produce_sentinels)
-from support import CollectedOutput, fresh_topics, read_topic, run_ctr, start_ctr, wait_for
 
 RESULT_TIMEOUT = 240
 
 
 def job_args(bootstrap_servers: str, topics, work: Path, *extra: str) -> list[str]:
-    return ["job", "--bootstrap-servers", bootstrap_servers, "--impressions-topic", topics.impressions,
-            "--clicks-topic", topics.clicks, "--dlq-topic", topics.dlq, "--output-dir", str(work / "results"),
-            "--checkpoint-dir", str(work / "checkpoints"), "--log-dir", str(work / "logs"), "--checkpoint-interval", "1s",
-            "--window", f"{WINDOW_MS // 1000}s", "--join-bound", f"{JOIN_BOUND_MS // 1000}s", "--out-of-orderness", "5s", *extra]
+    return [
+        "job",
+        "--bootstrap-servers",
+        bootstrap_servers,
+        "--impressions-topic",
+        topics.impressions,
+        "--clicks-topic",
+        topics.clicks,
+        "--dlq-topic",
+        topics.dlq,
+        "--output-dir",
+        str(work / "results"),
+        "--checkpoint-dir",
+        str(work / "checkpoints"),
+        "--log-dir",
+        str(work / "logs"),
+        "--checkpoint-interval",
+        "1s",
+        "--window",
+        f"{WINDOW_MS // 1000}s",
+        "--join-bound",
+        f"{JOIN_BOUND_MS // 1000}s",
+        "--out-of-orderness",
+        "5s",
+        *extra,
+    ]
 
 
 def comparable(rows: list[CtrRow]) -> list[tuple]:
-    return sorted((r.campaign_id, r.window_start, r.window_end, r.impressions, r.clicks, round(r.ctr, 9)) for r in rows)
+    return sorted(
+        (r.campaign_id, r.window_start, r.window_end, r.impressions, r.clicks, round(r.ctr, 9)) for r in rows
+    )
 
 
 def wait_for_results(output: Path, expected: list[CtrRow], job: CollectedOutput) -> list[CtrRow]:
@@ -70,7 +101,9 @@ def test_rows_equal_the_reference(correctness_run):
 @pytest.mark.slow
 def test_unclicked_impressions_count(correctness_run):
     rows = correctness_run["rows"]
-    assert any(row.clicks < row.impressions for row in rows), "every window has CTR 1.0: the join dropped unclicked impressions"
+    assert any(row.clicks < row.impressions for row in rows), (
+        "every window has CTR 1.0: the join dropped unclicked impressions"
+    )
     assert any(row.campaign_id == "delta" and row.clicks == 0 and row.impressions == 1 for row in rows)
 
 
@@ -80,16 +113,34 @@ def test_malformed_messages_go_to_the_dead_letter_topic(correctness_run):
     topics = correctness_run["topics"]
     assert len(letters) == malformed_count()
     assert all(letter["reason"] for letter in letters)
-    assert sum(letter["source_topic"] == topics.impressions for letter in letters) == len(MALFORMED_IMPRESSIONS) + 1
+    assert (
+        sum(letter["source_topic"] == topics.impressions for letter in letters)
+        == len(MALFORMED_IMPRESSIONS) + 1
+    )
     reasons = {letter["payload"]: letter["reason"] for letter in letters}
     assert reasons["not json at all"] == "not a JSON object"
     assert reasons['{"impr_id": "m1", "user_id": "u", "campaign_id": "c"}'] == "missing field ts"
-    assert reasons['{"impr_id": "m2", "user_id": "u", "campaign_id": "c", "ts": "soon"}'] == "field ts is not BIGINT"
+    assert (
+        reasons['{"impr_id": "m2", "user_id": "u", "campaign_id": "c", "ts": "soon"}']
+        == "field ts is not BIGINT"
+    )
     assert reasons['{"click_id": "k1", "user_id": "u", "ts": 1700000001000}'] == "missing field impr_id"
-    assert reasons['{"impr_id": 5, "user_id": "u", "campaign_id": "c", "ts": 1700000001000}'] == "field impr_id is not STRING"
-    assert reasons['{"impr_id": "m4", "user_id": "u", "campaign_id": "c", "ts": 1700000001000} trailing'] == "not a JSON object"
-    assert reasons['{"impr_id": "m5", "user_id": null, "campaign_id": "c", "ts": 1700000001000}'] == "missing field user_id"
-    assert reasons['{"impr_id": "m6", "user_id": "u", "campaign_id": "c", "ts": 123456789012345678901234}'] == "field ts is not BIGINT"
+    assert (
+        reasons['{"impr_id": 5, "user_id": "u", "campaign_id": "c", "ts": 1700000001000}']
+        == "field impr_id is not STRING"
+    )
+    assert (
+        reasons['{"impr_id": "m4", "user_id": "u", "campaign_id": "c", "ts": 1700000001000} trailing']
+        == "not a JSON object"
+    )
+    assert (
+        reasons['{"impr_id": "m5", "user_id": null, "campaign_id": "c", "ts": 1700000001000}']
+        == "missing field user_id"
+    )
+    assert (
+        reasons['{"impr_id": "m6", "user_id": "u", "campaign_id": "c", "ts": 123456789012345678901234}']
+        == "field ts is not BIGINT"
+    )
     assert [letter["reason"] for letter in letters if letter["payload"] is None] == ["not a JSON object"]
 
 
@@ -110,8 +161,14 @@ def test_exactly_once_across_a_jvm_crash(broker, topics, tmp_path):
     expected = reference_ctr(events.plain_impressions(), events.plain_clicks(), WINDOW_MS, JOIN_BOUND_MS)
     produce(broker, topics, first)
     job = CollectedOutput(start_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path)))
-    wait_for(lambda: latest_checkpoint(tmp_path / "checkpoints") is not None and read_results(tmp_path / "results"),
-             RESULT_TIMEOUT, "a committed window and a retained checkpoint", interval=0.5)
+    wait_for(
+        lambda: (
+            latest_checkpoint(tmp_path / "checkpoints") is not None and read_results(tmp_path / "results")
+        ),
+        RESULT_TIMEOUT,
+        "a committed window and a retained checkpoint",
+        interval=0.5,
+    )
     committed_before_crash = read_results(tmp_path / "results")
     java = [p for p in psutil.Process(job.process.pid).children(recursive=True) if "java" in p.name()]
     assert java, "no JVM under the job process"
@@ -122,7 +179,9 @@ def test_exactly_once_across_a_jvm_crash(broker, topics, tmp_path):
 
     produce(broker, topics, second)
     produce_sentinels(broker, topics, events)
-    job = CollectedOutput(start_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path, "--from-checkpoint", "latest")))
+    job = CollectedOutput(
+        start_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path, "--from-checkpoint", "latest"))
+    )
     try:
         rows = wait_for_results(tmp_path / "results", expected, job)
     finally:
@@ -137,17 +196,43 @@ def test_unreachable_broker_fails_fast(topics, tmp_path):
     assert "cannot reach Kafka" in result.stderr
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    (["--checkpoint-dir", "/proc/ctr-checkpoints"], "checkpoint directory"),
-    (["--from-checkpoint", "/nowhere/chk-1"], "not a checkpoint"),
-    (["--job-jars", "/nowhere/kafka.jar"], "not found"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--checkpoint-dir", "/proc/ctr-checkpoints"], "checkpoint directory"),
+        (["--from-checkpoint", "/nowhere/chk-1"], "not a checkpoint"),
+        (["--job-jars", "/nowhere/kafka.jar"], "not found"),
+    ],
+)
 def test_bad_paths_fail_fast(broker, topics, tmp_path, extra, message):
     result = run_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path), *extra, timeout=60)
     assert result.returncode == 1
     assert message in result.stderr
 
 
-def test_bad_job_flag_exits_2(tmp_path):
-    result = run_ctr("job", "--window", "30 seconds", timeout=30)
-    assert result.returncode == 2 and "--window" in result.stderr
+@pytest.mark.parametrize(
+    ("args", "env", "name"),
+    [
+        (["--window", "30 seconds"], {}, "--window"),
+        (["--window", "0s"], {}, "--window"),
+        (["--join-bound=-1s"], {}, "--join-bound"),
+        (["--checkpoint-interval", "0ms"], {}, "--checkpoint-interval"),
+        (["--parallelism", "0"], {}, "--parallelism"),
+        (["--flink-log-level", "LOUD"], {}, "--flink-log-level"),
+        ([], {"CTR_OUT_OF_ORDERNESS": "soon"}, "CTR_OUT_OF_ORDERNESS"),
+    ],
+)
+def test_out_of_range_job_settings_exit_2_naming_the_setting_before_kafka(args, env, name):
+    """The broker address is unreachable: a setting checked after connecting would report that instead."""
+    result = run_ctr("job", "--bootstrap-servers", f"127.0.0.1:{free_port()}", *args, env=env, timeout=30)
+    assert result.returncode == 2 and name in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Kafka" not in result.stderr
+
+
+def test_job_help_describes_the_window_from_its_setting():
+    from ctr.durations import format_duration
+    from ctr.settings.models import JobSettings
+
+    help_text = " ".join(run_ctr("job", "--help", timeout=30).stdout.split())
+    window = format_duration(JobSettings.model_fields["window"].default)
+    assert f"windows of --window (default {window})" in help_text

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import aiohttp
 import pytest
@@ -26,9 +26,13 @@ pytestmark = pytest.mark.asyncio
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 30.0
 BUILTIN = {
-    "v1/configmaps": ("ConfigMap", set()), "v1/serviceaccounts": ("ServiceAccount", set()), "v1/pods": ("Pod", {"status"}),
-    "v1/events": ("Event", set()), "apps/v1/deployments": ("Deployment", {"status"}),
-    "rbac.authorization.k8s.io/v1/roles": ("Role", set()), "rbac.authorization.k8s.io/v1/rolebindings": ("RoleBinding", set()),
+    "v1/configmaps": ("ConfigMap", set()),
+    "v1/serviceaccounts": ("ServiceAccount", set()),
+    "v1/pods": ("Pod", {"status"}),
+    "v1/events": ("Event", set()),
+    "apps/v1/deployments": ("Deployment", {"status"}),
+    "rbac.authorization.k8s.io/v1/roles": ("Role", set()),
+    "rbac.authorization.k8s.io/v1/rolebindings": ("RoleBinding", set()),
 }
 VERBS = {"create", "delete", "get", "list", "patch", "update", "watch"}
 
@@ -40,10 +44,12 @@ class Api:
     namespace: str
     kubeconfig: Path
 
-    async def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> tuple[int, Any]:
+    async def request(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> tuple[int, Any]:
         raise NotImplementedError
 
-    async def get(self, path: str) -> Optional[dict]:
+    async def get(self, path: str) -> dict | None:
         status, body = await self.request("GET", path)
         return body if status == 200 else None
 
@@ -52,7 +58,9 @@ class Api:
         assert status < 300, status
 
     def producers(self, name: str = "") -> str:
-        return f"/apis/{crd.GROUP}/{crd.VERSION}/namespaces/{self.namespace}/{crd.PLURAL}" + (f"/{name}" if name else "")
+        return f"/apis/{crd.GROUP}/{crd.VERSION}/namespaces/{self.namespace}/{crd.PLURAL}" + (
+            f"/{name}" if name else ""
+        )
 
     def deployment(self, name: str) -> str:
         return f"/apis/apps/v1/namespaces/{self.namespace}/deployments/{desired.child_name(name)}"
@@ -62,9 +70,13 @@ class Api:
 
     def owned_paths(self, name: str) -> list[str]:
         child = desired.child_name(name)
-        return [self.deployment(name), self.config_map(name), f"/api/v1/namespaces/{self.namespace}/serviceaccounts/{child}",
-                f"/apis/rbac.authorization.k8s.io/v1/namespaces/{self.namespace}/roles/{child}",
-                f"/apis/rbac.authorization.k8s.io/v1/namespaces/{self.namespace}/rolebindings/{child}"]
+        return [
+            self.deployment(name),
+            self.config_map(name),
+            f"/api/v1/namespaces/{self.namespace}/serviceaccounts/{child}",
+            f"/apis/rbac.authorization.k8s.io/v1/namespaces/{self.namespace}/roles/{child}",
+            f"/apis/rbac.authorization.k8s.io/v1/namespaces/{self.namespace}/rolebindings/{child}",
+        ]
 
 
 class EmulatedApi(Api):
@@ -77,8 +89,15 @@ class EmulatedApi(Api):
 
     async def request(self, method, path, body=None, content_type="application/json"):
         async with aiohttp.ClientSession() as session:
-            async with session.request(method, str(self.kmock.url).rstrip("/") + path, json=body, headers={"Content-Type": content_type}) as response:
-                return response.status, (await response.json(content_type=None) if response.status < 300 else None)
+            async with session.request(
+                method,
+                str(self.kmock.url).rstrip("/") + path,
+                json=body,
+                headers={"Content-Type": content_type},
+            ) as response:
+                return response.status, (
+                    await response.json(content_type=None) if response.status < 300 else None
+                )
 
 
 class ClusterApi(Api):
@@ -98,8 +117,15 @@ class ClusterApi(Api):
 
         def call():
             try:
-                data = self.client.call_api(path, method, body=body, header_params={"Content-Type": content_type, "Accept": "application/json"},
-                                            auth_settings=["BearerToken"], response_type="object", _return_http_data_only=True)
+                data = self.client.call_api(
+                    path,
+                    method,
+                    body=body,
+                    header_params={"Content-Type": content_type, "Accept": "application/json"},
+                    auth_settings=["BearerToken"],
+                    response_type="object",
+                    _return_http_data_only=True,
+                )
                 return 200, data
             except ApiException as err:
                 return err.status, None
@@ -109,16 +135,30 @@ class ClusterApi(Api):
 
 def emulated_cluster(kmock, tmp_path: Path) -> Api:
     kmock.resources[f"{crd.GROUP}/{crd.VERSION}/{crd.PLURAL}"] = kmock.ResourceInfo(
-        kind=crd.KIND, namespaced=True, verbs=VERBS, subresources={"status"}, shortnames={crd.SHORT_NAME})
+        kind=crd.KIND, namespaced=True, verbs=VERBS, subresources={"status"}, shortnames={crd.SHORT_NAME}
+    )
     for key, (kind, subresources) in BUILTIN.items():
-        kmock.resources[key] = kmock.ResourceInfo(kind=kind, namespaced=True, verbs=VERBS, subresources=subresources)
+        kmock.resources[key] = kmock.ResourceInfo(
+            kind=kind, namespaced=True, verbs=VERBS, subresources=subresources
+        )
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "kmock",
-        "clusters": [{"name": "kmock", "cluster": {"server": str(kmock.url).rstrip("/")}}],
-        "users": [{"name": "kmock", "user": {"token": "test"}}],
-        "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "kmock", "namespace": "default"}}],
-    }))
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "kmock",
+                "clusters": [{"name": "kmock", "cluster": {"server": str(kmock.url).rstrip("/")}}],
+                "users": [{"name": "kmock", "user": {"token": "test"}}],
+                "contexts": [
+                    {
+                        "name": "kmock",
+                        "context": {"cluster": "kmock", "user": "kmock", "namespace": "default"},
+                    }
+                ],
+            }
+        )
+    )
     return EmulatedApi(kmock, kubeconfig)
 
 
@@ -130,9 +170,15 @@ async def real_cluster() -> Api:
     status, _ = await api.request("GET", "/version")
     if status != 200:
         pytest.skip(f"no real cluster: the API server in {path} does not answer")
-    status, _ = await api.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd.producer_crd())
+    status, _ = await api.request(
+        "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd.producer_crd()
+    )
     assert status < 300 or status == 409, status
-    await api.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": api.namespace}})
+    await api.request(
+        "POST",
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": api.namespace}},
+    )
     return api
 
 
@@ -160,9 +206,21 @@ async def eventually(check, what: str, timeout: float = TIMEOUT):
 
 
 def start_operator(api: Api) -> subprocess.Popen:
-    env = {**os.environ, "KUBECONFIG": str(api.kubeconfig), "CTR_NAMESPACES": api.namespace, "CTR_RESYNC_INTERVAL": "1s",
-           "CTR_BOOTSTRAP_SERVERS": "kafka:9092", "CTR_PRODUCER_IMAGE": "ctr-producer:test"}
-    return subprocess.Popen([sys.executable, "-m", "ctr.cli", "operator"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(api.kubeconfig),
+        "CTR_NAMESPACES": api.namespace,
+        "CTR_RESYNC_INTERVAL": "1s",
+        "CTR_BOOTSTRAP_SERVERS": "kafka:9092",
+        "CTR_PRODUCER_IMAGE": "ctr-producer:test",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "ctr.cli", "operator"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 async def stop_operator(process: subprocess.Popen) -> str:
@@ -175,8 +233,12 @@ async def create_producer(api: Api, name: str, **spec) -> None:
     metadata: dict[str, Any] = {"name": name, "namespace": api.namespace}
     if api.emulated:
         metadata.update(uid=str(uuid.uuid4()), generation=1)
-    body = {"apiVersion": f"{crd.GROUP}/{crd.VERSION}", "kind": crd.KIND, "metadata": metadata,
-            "spec": {"rate": 100, "state": "Running", "replicas": 1, **spec}}
+    body = {
+        "apiVersion": f"{crd.GROUP}/{crd.VERSION}",
+        "kind": crd.KIND,
+        "metadata": metadata,
+        "spec": {"rate": 100, "state": "Running", "replicas": 1, **spec},
+    }
     status, _ = await api.request("POST", api.producers(), body)
     assert status < 300, status
 
@@ -192,7 +254,11 @@ async def change_spec(api: Api, name: str, spec: dict, generation: int) -> None:
 async def identities(api: Api, name: str) -> dict[str, Any]:
     """What tells each owned object's incarnation: its uid, or on kmock the objects created so far."""
     if api.emulated:
-        return {"creations": [str(r.url.path) for r in api.kmock[api.kmock.method.POST] if "/events" not in str(r.url.path)]}
+        return {
+            "creations": [
+                str(r.url.path) for r in api.kmock[api.kmock.method.POST] if "/events" not in str(r.url.path)
+            ]
+        }
     return {path: (await api.get(path))["metadata"]["uid"] for path in api.owned_paths(name)}
 
 
@@ -203,14 +269,22 @@ async def test_lifecycle_of_a_producer(api):
         deployment = await eventually(lambda: api.get(api.deployment("demo")), "the Deployment")
         config_map = await eventually(lambda: api.get(api.config_map("demo")), "the ConfigMap")
         producer = await api.get(api.producers("demo"))
-        assert not producer["metadata"].get("finalizers"), "a finalizer would make deleting the Producer wait for the operator"
+        assert not producer["metadata"].get("finalizers"), (
+            "a finalizer would make deleting the Producer wait for the operator"
+        )
         for path in api.owned_paths("demo"):
-            owned = await eventually(lambda: api.get(path), path)
+            owned = await eventually(lambda path=path: api.get(path), path)
             reference = owned["metadata"]["ownerReferences"][0]
-            assert (reference["kind"], reference["name"], reference["uid"]) == (crd.KIND, "demo", producer["metadata"]["uid"])
+            assert (reference["kind"], reference["name"], reference["uid"]) == (
+                crd.KIND,
+                "demo",
+                producer["metadata"]["uid"],
+            )
         assert deployment["spec"]["replicas"] == 3
         assert yaml.safe_load(config_map["data"]["settings.yaml"])["rate"] == 100
-        env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        env = {
+            e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
         assert env["CTR_BOOTSTRAP_SERVERS"] == "kafka:9092" and env["CTR_CONFIG_MAP"] == "demo-producer"
         status = await eventually(lambda: _status(api, "demo"), "a status")
         assert status["conditions"][0]["type"] == "Ready" and status["observedGeneration"] >= 1
@@ -223,7 +297,9 @@ async def test_lifecycle_of_a_producer(api):
         template_before = (await api.get(api.deployment("demo")))["spec"]["template"]
         await change_spec(api, "demo", {"rate": 600, "clickProbability": 0.5}, 2)
         await eventually(lambda: _live(api, "demo", "rate", 200.0), "the new rate in the ConfigMap")
-        assert (await api.get(api.deployment("demo")))["spec"]["template"] == template_before, "a rate change restarted the pods"
+        assert (await api.get(api.deployment("demo")))["spec"]["template"] == template_before, (
+            "a rate change restarted the pods"
+        )
 
         await change_spec(api, "demo", {"state": "Paused"}, 3)
         await eventually(lambda: _live(api, "demo", "state", "Paused"), "Paused in the ConfigMap")
@@ -246,7 +322,9 @@ async def test_lifecycle_of_a_producer(api):
     restarted = start_operator(api)
     try:
         await change_spec(api, "demo", {"clickProbability": 0.3}, 5)
-        await eventually(lambda: _live(api, "demo", "clickProbability", 0.3), "the restarted operator to reconcile")
+        await eventually(
+            lambda: _live(api, "demo", "clickProbability", 0.3), "the restarted operator to reconcile"
+        )
         assert (await api.get(api.deployment("demo")))["spec"]["replicas"] == 0
     finally:
         output = await stop_operator(restarted)
@@ -254,7 +332,7 @@ async def test_lifecycle_of_a_producer(api):
     assert "Traceback" not in output, output
 
 
-async def _status(api: Api, name: str, phase: Optional[str] = None):
+async def _status(api: Api, name: str, phase: str | None = None):
     producer = await api.get(api.producers(name))
     status = (producer or {}).get("status") or {}
     return status if status.get("phase") and (phase is None or status["phase"] == phase) else None
@@ -272,15 +350,42 @@ async def _replicas(api: Api, name: str, count: int) -> bool:
 
 async def test_producer_follows_its_config_map_without_restart(api, broker, topics):
     path = f"/api/v1/namespaces/{api.namespace}/configmaps"
-    status, _ = await api.request("POST", path, {"apiVersion": "v1", "kind": "ConfigMap",
-                                                 "metadata": {"name": "live", "namespace": api.namespace},
-                                                 "data": {"settings.yaml": "rate: 50\n"}})
+    status, _ = await api.request(
+        "POST",
+        path,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "live", "namespace": api.namespace},
+            "data": {"settings.yaml": "rate: 50\n"},
+        },
+    )
     assert status < 300
     env = {**os.environ, "KUBECONFIG": str(api.kubeconfig)}
-    process = subprocess.Popen([sys.executable, "-m", "ctr.cli", "produce", "--bootstrap-servers", broker.bootstrap_servers,
-                                "--impressions-topic", topics.impressions, "--clicks-topic", topics.clicks, "--config-map", "live",
-                                "--namespace", api.namespace, "--progress-interval", "200ms"],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ctr.cli",
+            "produce",
+            "--bootstrap-servers",
+            broker.bootstrap_servers,
+            "--impressions-topic",
+            topics.impressions,
+            "--clicks-topic",
+            topics.clicks,
+            "--config-map",
+            "live",
+            "--namespace",
+            api.namespace,
+            "--progress-interval",
+            "200ms",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
 
     async def saw(text: str) -> bool:

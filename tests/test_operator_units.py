@@ -8,102 +8,167 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
-from ctr import settings
+from ctr.durations import parse_duration
+from ctr.settings.command_line import env_var
+from ctr.settings.models import LiveSettings, OperatorSettings
 from ctr_operator import crd, desired, status
-from ctr_producer.live import LiveSettings
+from ctr_operator.spec import ProducerSpec
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULTS = {"image": "ctr-producer:1", "bootstrapServers": "kafka:9092"}
+DEFAULTS = OperatorSettings(producer_image="ctr-producer:1", bootstrap_servers="kafka:9092")
+
+
+def spec_of(**fields) -> ProducerSpec:
+    """A Producer spec as the operator validates it."""
+    return ProducerSpec.model_validate(fields)
 
 
 def test_crd_files_are_the_generated_definition():
     for path in (ROOT / "k8s" / "producer-crd.yaml", ROOT / "helm" / "crds" / "producer-crd.yaml"):
-        assert yaml.safe_load(path.read_text()) == crd.producer_crd(), f"regenerate {path} from operator/crd.py"
+        assert yaml.safe_load(path.read_text()) == crd.producer_crd(), f"regenerate {path}: make generate"
 
 
 def test_crd_has_status_subresource_and_printer_columns():
     version = crd.producer_crd()["spec"]["versions"][0]
     assert version["subresources"] == {"status": {}}
-    assert [c["name"] for c in version["additionalPrinterColumns"]] == ["State", "Rate", "Phase", "Sent", "Age"]
+    assert [c["name"] for c in version["additionalPrinterColumns"]] == [
+        "State",
+        "Rate",
+        "Phase",
+        "Sent",
+        "Age",
+    ]
 
 
 def test_config_map_splits_the_rate_and_maps_states():
-    spec = {"rate": 300, "replicas": 3, "clickProbability": 0.4, "maxClickDelay": "5s", "campaigns": "a,b", "state": "Stopped"}
+    spec = spec_of(
+        rate=300, replicas=3, clickProbability=0.4, maxClickDelay="5s", campaigns="a,b", state="Stopped"
+    )
     live = yaml.safe_load(desired.config_map("p", spec)["data"]["settings.yaml"])
-    assert live == {"rate": 100.0, "clickProbability": 0.4, "maxClickDelay": "5s", "campaigns": "a,b", "state": "Paused"}
-    assert yaml.safe_load(desired.config_map("p", {"rate": 10})["data"]["settings.yaml"])["state"] == "Running"
+    assert live == {
+        "rate": 100.0,
+        "clickProbability": 0.4,
+        "maxClickDelay": "5s",
+        "campaigns": "a,b",
+        "state": "Paused",
+    }
+    assert (
+        yaml.safe_load(desired.config_map("p", spec_of(rate=10))["data"]["settings.yaml"])["state"]
+        == "Running"
+    )
 
 
 def test_config_map_is_a_valid_live_settings_document():
-    spec = {"rate": 50, "campaigns": "x=0.5", "campaignWeights": "1", "state": "Paused"}
+    spec = spec_of(rate=50, campaigns="x=0.5", campaignWeights="1", state="Paused")
     document = yaml.safe_load(desired.config_map("p", spec)["data"]["settings.yaml"])
-    base = LiveSettings(rate=1, click_probability=0, max_click_delay=0, campaigns=(), campaign_weights=None, state="Running")
-    assert base.updated(document).paused
+    assert LiveSettings().updated(document).paused
 
 
-@pytest.mark.parametrize(("state", "replicas", "expected"), [("Running", 2, 2), ("Paused", 2, 2), ("Stopped", 2, 0), (None, None, 1)])
+@pytest.mark.parametrize(
+    ("state", "replicas", "expected"),
+    [("Running", 2, 2), ("Paused", 2, 2), ("Stopped", 2, 0), (None, None, 1)],
+)
 def test_replicas_follow_state(state, replicas, expected):
-    spec = {"rate": 10, **({"state": state} if state else {}), **({"replicas": replicas} if replicas else {})}
+    spec = spec_of(
+        rate=10, **({"state": state} if state else {}), **({"replicas": replicas} if replicas else {})
+    )
     assert desired.deployment("p", spec, DEFAULTS)["spec"]["replicas"] == expected
 
 
 def test_deployment_fields():
-    spec = {"rate": 10, "image": "mine:2", "resources": {"limits": {"cpu": "2"}}, "seed": 7, "impressionsTopic": "imps"}
+    spec = spec_of(
+        rate=10, image="mine:2", resources={"limits": {"cpu": "2"}}, seed=7, impressionsTopic="imps"
+    )
     deployment = desired.deployment("p", spec, DEFAULTS)
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert container["image"] == "mine:2" and container["resources"] == {"limits": {"cpu": "2"}}
-    assert env[settings.SEED.env] == "7" and env[settings.IMPRESSIONS_TOPIC.env] == "imps"
-    assert env[settings.BOOTSTRAP_SERVERS.env] == "kafka:9092" and env[settings.CONFIG_MAP.env] == "p-producer"
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"} and pod["serviceAccountName"] == "p-producer"
-    assert pod["securityContext"]["runAsNonRoot"] and container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert pod["terminationGracePeriodSeconds"] > int(env[settings.DRAIN_TIMEOUT.env].rstrip("s"))
-    assert desired.deployment("p", {"rate": 10}, DEFAULTS)["spec"]["template"]["spec"]["containers"][0]["image"] == "ctr-producer:1"
+    assert env[env_var("seed")] == "7" and env[env_var("impressions_topic")] == "imps"
+    assert env[env_var("bootstrap_servers")] == "kafka:9092" and env[env_var("config_map")] == "p-producer"
+    assert (
+        deployment["spec"]["strategy"] == {"type": "Recreate"} and pod["serviceAccountName"] == "p-producer"
+    )
+    assert pod["securityContext"]["runAsNonRoot"] and container["securityContext"]["capabilities"] == {
+        "drop": ["ALL"]
+    }
+    assert pod["terminationGracePeriodSeconds"] > parse_duration(env[env_var("drain_timeout")])
+    assert (
+        desired.deployment("p", spec_of(rate=10), DEFAULTS)["spec"]["template"]["spec"]["containers"][0][
+            "image"
+        ]
+        == "ctr-producer:1"
+    )
 
 
 def test_live_changes_leave_the_pod_template_alone():
-    base = {"rate": 10, "state": "Running"}
-    changed = {"rate": 99, "state": "Paused", "clickProbability": 0.9, "maxClickDelay": "1m", "campaigns": "7"}
-    assert desired.deployment("p", base, DEFAULTS)["spec"]["template"] == desired.deployment("p", changed, DEFAULTS)["spec"]["template"]
+    base = spec_of(rate=10, state="Running")
+    changed = spec_of(rate=99, state="Paused", clickProbability=0.9, maxClickDelay="1m", campaigns="7")
+    assert (
+        desired.deployment("p", base, DEFAULTS)["spec"]["template"]
+        == desired.deployment("p", changed, DEFAULTS)["spec"]["template"]
+    )
 
 
 def test_role_reads_only_its_config_map():
-    rule, = desired.role("p")["rules"]
-    assert rule == {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["p-producer"], "verbs": ["get", "list", "watch"]}
+    (rule,) = desired.role("p")["rules"]
+    assert rule == {
+        "apiGroups": [""],
+        "resources": ["configmaps"],
+        "resourceNames": ["p-producer"],
+        "verbs": ["get", "list", "watch"],
+    }
     binding = desired.role_binding("p", "ns")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "p-producer", "namespace": "ns"}]
 
 
-@pytest.mark.parametrize(("spec", "ready", "completed", "error", "phase"), [
-    ({"rate": 1}, 0, False, None, "Pending"),
-    ({"rate": 1}, 1, False, None, "Running"),
-    ({"rate": 1, "state": "Paused"}, 1, False, None, "Paused"),
-    ({"rate": 1, "state": "Stopped"}, 1, False, None, "Pending"),
-    ({"rate": 1, "state": "Stopped"}, 0, False, None, "Stopped"),
-    ({"rate": 1, "maxEvents": 5}, 1, True, None, "Completed"),
-    ({"rate": 1}, 0, False, "ImagePullBackOff: no such image", "Failed"),
-])
+@pytest.mark.parametrize(
+    ("spec", "ready", "completed", "error", "phase"),
+    [
+        ({"rate": 1}, 0, False, None, "Pending"),
+        ({"rate": 1}, 1, False, None, "Running"),
+        ({"rate": 1, "state": "Paused"}, 1, False, None, "Paused"),
+        ({"rate": 1, "state": "Stopped"}, 1, False, None, "Pending"),
+        ({"rate": 1, "state": "Stopped"}, 0, False, None, "Stopped"),
+        ({"rate": 1, "maxEvents": 5}, 1, True, None, "Completed"),
+        ({"rate": 1}, 0, False, "ImagePullBackOff: no such image", "Failed"),
+    ],
+)
 def test_phases(spec, ready, completed, error, phase):
-    assert status.phase(spec, ready, completed, error) == phase
+    assert status.phase(spec_of(**spec), ready, completed, error) == phase
 
 
 def test_pod_error_and_condition():
-    pods = [{"status": {"containerStatuses": [{"state": {"waiting": {"reason": "ImagePullBackOff", "message": "pull failed"}}}]}}]
+    pods = [
+        {
+            "status": {
+                "containerStatuses": [
+                    {"state": {"waiting": {"reason": "ImagePullBackOff", "message": "pull failed"}}}
+                ]
+            }
+        }
+    ]
     error = status.pod_error(pods)
     assert error == "ImagePullBackOff: pull failed"
-    observed = status.status({"rate": 1}, 3, 0, None, False, error, {})
-    assert observed["phase"] == "Failed" and observed["lastError"] == error and observed["observedGeneration"] == 3
-    assert observed["conditions"][0]["status"] == "False" and observed["conditions"][0]["reason"] == "CannotRun"
-    again = status.status({"rate": 1}, 3, 0, None, False, error, observed)
+    observed = status.status(spec_of(rate=1), 3, 0, None, False, error, {})
+    assert (
+        observed["phase"] == "Failed"
+        and observed["lastError"] == error
+        and observed["observedGeneration"] == 3
+    )
+    assert (
+        observed["conditions"][0]["status"] == "False" and observed["conditions"][0]["reason"] == "CannotRun"
+    )
+    again = status.status(spec_of(rate=1), 3, 0, None, False, error, observed)
     assert again["conditions"][0]["lastTransitionTime"] == observed["conditions"][0]["lastTransitionTime"]
 
 
 def test_delivery_errors_make_the_producer_fail():
     error = status.delivery_error(12)
     assert "12 messages not delivered" in error and status.delivery_error(0) is None
-    assert status.status({"rate": 1}, 1, 1, 5, False, error, {})["phase"] == "Failed"
+    assert status.status(spec_of(rate=1), 1, 1, 5, False, error, {})["phase"] == "Failed"
 
 
 def strict_schema() -> dict:
@@ -122,24 +187,66 @@ def check(tmp_path, documents: list[dict]) -> subprocess.CompletedProcess:
         path = tmp_path / f"cr{n}.json"
         path.write_text(json.dumps(document))
         paths.append(str(path))
-    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--schemafile", str(schema), *paths], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--schemafile", str(schema), *paths],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_example_crs_are_valid(tmp_path):
-    examples = [yaml.safe_load(path.read_text()) for path in sorted((ROOT / "k8s").glob("producer-*.yaml")) if "crd" not in path.name]
+    examples = [
+        yaml.safe_load(path.read_text())
+        for path in sorted((ROOT / "k8s").glob("producer-*.yaml"))
+        if "crd" not in path.name
+    ]
     assert len(examples) >= 2
     result = check(tmp_path, examples)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(("spec", "field"), [
-    ({"rate": 0}, "rate"), ({"rate": -5}, "rate"), ({"rate": 2_000_000}, "rate"),
-    ({"rate": 1, "clickProbability": 1.5}, "clickProbability"), ({"rate": 1, "clickProbability": -0.1}, "clickProbability"),
-    ({"rate": 1, "maxClickDelay": "-1s"}, "maxClickDelay"), ({"rate": 1, "maxClickDelay": "ten"}, "maxClickDelay"),
-    ({"rate": 1, "state": "Sleeping"}, "state"), ({"rate": 1, "colour": "red"}, "colour"),
-    ({"rate": 1, "replicas": 0}, "replicas"), ({"rate": 1, "campaigns": "a=2"}, "campaigns"), ({}, "rate"),
-])
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"rate": 0}, "rate"),
+        ({"rate": -5}, "rate"),
+        ({"rate": 2_000_000}, "rate"),
+        ({"rate": 1, "clickProbability": 1.5}, "clickProbability"),
+        ({"rate": 1, "clickProbability": -0.1}, "clickProbability"),
+        ({"rate": 1, "maxClickDelay": "-1s"}, "maxClickDelay"),
+        ({"rate": 1, "maxClickDelay": "ten"}, "maxClickDelay"),
+        ({"rate": 1, "state": "Sleeping"}, "state"),
+        ({"rate": 1, "colour": "red"}, "colour"),
+        ({"rate": 1, "replicas": 0}, "replicas"),
+        ({"rate": 1, "campaigns": "a=2"}, "campaigns"),
+    ],
+)
 def test_bad_crs_are_rejected_naming_the_field(tmp_path, spec, field):
-    result = check(tmp_path, [{"apiVersion": f"{crd.GROUP}/{crd.VERSION}", "kind": crd.KIND, "metadata": {"name": "bad"}, "spec": spec}])
+    result = check(
+        tmp_path,
+        [
+            {
+                "apiVersion": f"{crd.GROUP}/{crd.VERSION}",
+                "kind": crd.KIND,
+                "metadata": {"name": "bad"},
+                "spec": spec,
+            }
+        ],
+    )
     assert result.returncode != 0
     assert field in result.stdout + result.stderr
+    with pytest.raises(ValidationError, match=field):
+        ProducerSpec.model_validate(spec)
+
+
+def test_a_spec_the_schema_cannot_check_is_rejected_by_the_model_with_a_failed_status():
+    with pytest.raises(ValidationError, match="2 weights for 1 campaigns"):
+        spec_of(campaigns="a", campaignWeights="1,2")
+    failed = status.invalid_spec_status(
+        4, "invalid spec: campaignWeights has 2 weights for 1 campaigns", {"eventsSent": 9}
+    )
+    assert failed["phase"] == "Failed" and failed["eventsSent"] == 9 and failed["observedGeneration"] == 4
+    assert (
+        failed["conditions"][0]["reason"] == "InvalidSpec"
+        and "2 weights" in failed["conditions"][0]["message"]
+    )

@@ -7,13 +7,21 @@ import time
 from collections import Counter
 
 import pytest
+from support import CollectedOutput, read_topic, run_ctr, start_ctr, summary_of, write_atomically
 
 from ctr.events import decode_click, decode_impression
-from support import CollectedOutput, read_topic, run_ctr, start_ctr, summary_of, write_atomically
 
 
 def topic_args(broker, topics) -> list[str]:
-    return ["produce", "--bootstrap-servers", broker.bootstrap_servers, "--impressions-topic", topics.impressions, "--clicks-topic", topics.clicks]
+    return [
+        "produce",
+        "--bootstrap-servers",
+        broker.bootstrap_servers,
+        "--impressions-topic",
+        topics.impressions,
+        "--clicks-topic",
+        topics.clicks,
+    ]
 
 
 def read_events(broker, topics, summary: dict):
@@ -34,8 +42,21 @@ def check_clicks_follow_impressions(impressions: list, clicks: list, max_delay_m
 
 
 def test_seeded_bounded_run(broker, topics):
-    result = run_ctr(*topic_args(broker, topics), "--rate", "4000", "--max-events", "4000", "--campaigns", "4",
-                     "--click-probability", "0.3", "--max-click-delay", "2s", "--seed", "7")
+    result = run_ctr(
+        *topic_args(broker, topics),
+        "--rate",
+        "4000",
+        "--max-events",
+        "4000",
+        "--campaigns",
+        "4",
+        "--click-probability",
+        "0.3",
+        "--max-click-delay",
+        "2s",
+        "--seed",
+        "7",
+    )
     assert result.returncode == 0, result.stderr
     summary = summary_of(result.stdout)
     assert summary["impressions"] == 4000
@@ -55,29 +76,48 @@ def test_same_seed_same_events(broker, new_topics):
     runs = []
     for _ in range(2):
         names = new_topics()
-        result = run_ctr(*topic_args(broker, names), "--rate", "5000", "--max-events", "600", "--max-click-delay", "0s", "--seed", "42")
+        result = run_ctr(
+            *topic_args(broker, names),
+            "--rate",
+            "5000",
+            "--max-events",
+            "600",
+            "--max-click-delay",
+            "0s",
+            "--seed",
+            "42",
+        )
         assert result.returncode == 0, result.stderr
         summary = summary_of(result.stdout)
         impressions, clicks = read_events(broker, names, summary)
-        runs.append((
-            sorted((m.partition(), m.offset(), decode_impression(m.value())[:3]) for m in impressions),
-            sorted((m.partition(), m.offset(), decode_click(m.value())[:3]) for m in clicks),
-        ))
+        runs.append(
+            (
+                sorted((m.partition(), m.offset(), decode_impression(m.value())[:3]) for m in impressions),
+                sorted((m.partition(), m.offset(), decode_click(m.value())[:3]) for m in clicks),
+            )
+        )
     assert runs[0] == runs[1]
 
 
 def sigterm_mid_run(broker, topics, *args: str) -> tuple[float, dict, list, list]:
-    """Run the producer until clicks are pending, SIGTERM it; return the stop time, summary and decoded events."""
+    """Run the producer until clicks are pending, SIGTERM it; return the stop time, summary and events."""
     process = start_ctr(*topic_args(broker, topics), "--rate", "500", "--progress-interval", "200ms", *args)
     output = CollectedOutput(process)
-    output.wait_for_stderr(lambda line: "impressions" in line and "pending 0 " not in line, 30, "clicks pending")
+    output.wait_for_stderr(
+        lambda line: "impressions" in line and "pending 0 " not in line, 30, "clicks pending"
+    )
     stopped_at = time.time()
     process.send_signal(signal.SIGTERM)
     assert output.finish(30) == 0, "".join(output.stderr)
     summary = summary_of("".join(output.stdout))
     impressions, clicks = read_events(broker, topics, summary)
     assert len(impressions) == summary["impressions"] and len(clicks) == summary["clicks"]
-    return stopped_at, summary, [decode_impression(m.value()) for m in impressions], [decode_click(m.value()) for m in clicks]
+    return (
+        stopped_at,
+        summary,
+        [decode_impression(m.value()) for m in impressions],
+        [decode_click(m.value()) for m in clicks],
+    )
 
 
 def test_sigterm_drains_scheduled_clicks(broker, topics):
@@ -89,7 +129,9 @@ def test_sigterm_drains_scheduled_clicks(broker, topics):
 
 
 def test_drain_deadline_drops_and_counts_late_clicks(broker, topics):
-    stopped_at, summary, _, clicks = sigterm_mid_run(broker, topics, "--max-click-delay", "5s", "--drain-timeout", "500ms")
+    stopped_at, summary, _, clicks = sigterm_mid_run(
+        broker, topics, "--max-click-delay", "5s", "--drain-timeout", "500ms"
+    )
     assert summary["clicks_dropped"] > 0
     assert max(c.ts for c in clicks) <= (stopped_at + 1.0) * 1000
 
@@ -97,20 +139,35 @@ def test_drain_deadline_drops_and_counts_late_clicks(broker, topics):
 def test_live_rate_change_and_pause_resume(broker, topics, tmp_path):
     config = tmp_path / "live.yaml"
     config.write_text("rate: 100\n")
-    process = start_ctr(*topic_args(broker, topics), "--config-file", str(config), "--max-click-delay", "1s",
-                        "--click-probability", "0.5", "--progress-interval", "250ms")
+    process = start_ctr(
+        *topic_args(broker, topics),
+        "--config-file",
+        str(config),
+        "--max-click-delay",
+        "1s",
+        "--click-probability",
+        "0.5",
+        "--progress-interval",
+        "250ms",
+    )
     output = CollectedOutput(process)
-    output.wait_for_stderr(lambda line: "achieved 9" in line or "achieved 10" in line, 30, "the producer at 100/s")
+    output.wait_for_stderr(
+        lambda line: "achieved 9" in line or "achieved 10" in line, 30, "the producer at 100/s"
+    )
 
     changed_at = time.time()
     write_atomically(config, "rate: 2000\n")
     output.wait_for_stderr(lambda line: "achieved 19" in line or "achieved 20" in line, 10, "the new rate")
     write_atomically(config, "rate: fast\n")
-    output.wait_for_stderr(lambda line: "keeping the current settings" in line, 10, "the bad value to be refused")
+    output.wait_for_stderr(
+        lambda line: "keeping the current settings" in line, 10, "the bad value to be refused"
+    )
     paused_at = time.time()
     write_atomically(config, "rate: 2000\nstate: Paused\n")
     output.wait_for_stderr(lambda line: "target 0/s" in line, 10, "the pause")
-    output.wait_for_stderr(lambda line: "target 0/s" in line and "pending 0 " in line, 10, "clicks to drain while paused")
+    output.wait_for_stderr(
+        lambda line: "target 0/s" in line and "pending 0 " in line, 10, "clicks to drain while paused"
+    )
     resumed_at = time.time()
     write_atomically(config, "rate: 2000\nstate: Running\n")
     output.wait_for_stderr(lambda line: "target 2000/s" in line, 10, "the resume")
@@ -128,7 +185,9 @@ def test_live_rate_change_and_pause_resume(broker, topics, tmp_path):
     def count(start: float, end: float) -> int:
         return sum(start <= t < end for t in times)
 
-    fast_from = next(t for k, t in enumerate(times) if t >= changed_at and times[k + 100] - t <= 100 / 2000 * 1.2)
+    fast_from = next(
+        t for k, t in enumerate(times) if t >= changed_at and times[k + 100] - t <= 100 / 2000 * 1.2
+    )
     assert fast_from - changed_at <= 1.0, "the new rate was not in effect within 1 s"
     assert count(paused_at + 1.0, resumed_at) == 0, "impressions were sent more than 1 s after the pause"
     assert count(resumed_at, resumed_at + 1.0) > 0, "impressions did not resume within 1 s"
@@ -156,7 +215,10 @@ def test_bad_settings_exit_2_naming_the_setting(args, env, names):
     assert names in result.stderr
 
 
-@pytest.mark.parametrize(("text", "field"), [("rate: -1\n", "rate"), ("speed: 3\n", "speed"), ("[1, 2]\n", "mapping"), ("rate: [\n", "YAML")])
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [("rate: -1\n", "rate"), ("speed: 3\n", "speed"), ("[1, 2]\n", "mapping"), ("rate: [\n", "YAML")],
+)
 def test_bad_config_file_exits_2(tmp_path, text, field):
     config = tmp_path / "live.yaml"
     config.write_text(text)
@@ -173,20 +235,36 @@ def test_metrics_endpoint_and_sighup_reload(broker, topics, tmp_path):
     config = tmp_path / "live.json"
     config.write_text('{"rate": 20}')
     port = free_port()
-    process = start_ctr(*topic_args(broker, topics), "--config-file", str(config), "--metrics-port", str(port), "--progress-interval", "200ms")
+    process = start_ctr(
+        *topic_args(broker, topics),
+        "--config-file",
+        str(config),
+        "--metrics-port",
+        str(port),
+        "--progress-interval",
+        "200ms",
+    )
     output = CollectedOutput(process)
     try:
         output.wait_for_stderr(lambda line: "target 20/s" in line, 30, "the producer at 20/s")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
             metrics = response.read().decode()
-        for name in ("impressions_total", "clicks_total", "delivery_errors_total", "pending_clicks", "target_rate"):
+        for name in (
+            "impressions_total",
+            "clicks_total",
+            "delivery_errors_total",
+            "pending_clicks",
+            "target_rate",
+        ):
             assert f"\n{name} " in metrics, name
         stat = config.stat()
         replacement = tmp_path / "replacement.json"
         replacement.write_text('{"rate": 40}')
         os.utime(replacement, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         os.replace(replacement, config)
-        assert (config.stat().st_mtime_ns, config.stat().st_size) == (stat.st_mtime_ns, stat.st_size), "polling would see it"
+        assert (config.stat().st_mtime_ns, config.stat().st_size) == (stat.st_mtime_ns, stat.st_size), (
+            "polling would see it"
+        )
         process.send_signal(signal.SIGHUP)
         output.wait_for_stderr(lambda line: "target 40/s" in line, 10, "the SIGHUP reload")
     finally:

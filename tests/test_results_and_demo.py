@@ -4,7 +4,6 @@ import json
 import re
 
 import pytest
-
 from support import run_ctr
 
 
@@ -13,9 +12,15 @@ def output_dir(tmp_path):
     results = tmp_path / "results"
     (results / "campaign_id=b").mkdir(parents=True)
     (results / "campaign_id=a").mkdir()
-    (results / "campaign_id=b" / "part-1-0-0").write_text("2024-01-01 00:00:30,2024-01-01 00:01:00,10,5,0.5\n2024-01-01 00:00:00,2024-01-01 00:00:30,4,1,0.25\n")
-    (results / "campaign_id=a" / "part-2-0-0").write_text("2024-01-01 00:00:30,2024-01-01 00:01:00,8,2,0.25\n")
-    (results / "campaign_id=a" / ".part-2-0-1.inprogress.123").write_text("2024-01-01 00:01:00,2024-01-01 00:01:30,9,9,1.0\n")
+    (results / "campaign_id=b" / "part-1-0-0").write_text(
+        "2024-01-01 00:00:30,2024-01-01 00:01:00,10,5,0.5\n2024-01-01 00:00:00,2024-01-01 00:00:30,4,1,0.25\n"
+    )
+    (results / "campaign_id=a" / "part-2-0-0").write_text(
+        "2024-01-01 00:00:30,2024-01-01 00:01:00,8,2,0.25\n"
+    )
+    (results / "campaign_id=a" / ".part-2-0-1.inprogress.123").write_text(
+        "2024-01-01 00:01:00,2024-01-01 00:01:30,9,9,1.0\n"
+    )
     (results / "campaign_id=a" / "_SUCCESS").write_text("")
     return results
 
@@ -47,9 +52,28 @@ def test_results_of_a_missing_directory_exits_2(tmp_path):
 
 @pytest.mark.slow
 def test_short_demo_commits_windows_consistent_with_the_producer(tmp_path):
-    result = run_ctr("demo", "--duration", "75s", "--data-dir", str(tmp_path / "demo"), "--rate", "50", "--window", "10s",
-                     "--join-bound", "5s", "--max-click-delay", "4s", "--out-of-orderness", "1s", "--checkpoint-interval", "2s",
-                     "--idle-timeout", "2s", timeout=240)
+    result = run_ctr(
+        "demo",
+        "--duration",
+        "75s",
+        "--data-dir",
+        str(tmp_path / "demo"),
+        "--rate",
+        "50",
+        "--window",
+        "10s",
+        "--join-bound",
+        "5s",
+        "--max-click-delay",
+        "4s",
+        "--out-of-orderness",
+        "1s",
+        "--checkpoint-interval",
+        "2s",
+        "--idle-timeout",
+        "2s",
+        timeout=240,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     sent = re.search(r"producer sent (\d+) impressions and (\d+) clicks", result.stdout)
     committed = re.search(r"(\d+) committed windows in", result.stdout)

@@ -10,11 +10,13 @@ import pytest
 from ctr.campaigns import Campaign, parse_campaigns
 from ctr.durations import format_duration, parse_duration
 from ctr.events import Click, Impression, MalformedEvent, decode_click, decode_impression, encode
-from ctr_producer.live import LiveSettings, LiveSettingsError
+from ctr.settings.models import LiveSettings, LiveSettingsError
 from ctr_producer.traffic import TrafficModel
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("500ms", 0.5), ("30s", 30), ("2m", 120), ("1h", 3600), ("1.5s", 1.5), ("0s", 0)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("500ms", 0.5), ("30s", 30), ("2m", 120), ("1h", 3600), ("1.5s", 1.5), ("0s", 0)]
+)
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
     assert parse_duration(format_duration(seconds)) == seconds
@@ -39,24 +41,31 @@ def test_events_round_trip_and_reject_malformed():
     assert json.loads(encode(tricky)) == tricky._asdict()
     assert encode(impression) == json.dumps(impression._asdict(), separators=(",", ":")).encode()
     assert decode_click(encode(click)) == click
-    for payload, reason in [(b"{", "not JSON"), (b"[]", "not a JSON object"), (b'{"impr_id":"i"}', "missing field"),
-                            (b'{"impr_id":"i","user_id":"u","campaign_id":"c","ts":"soon"}', "ts is not BIGINT"),
-                            (b'{"impr_id":"i","user_id":"u","campaign_id":"c","ts":9223372036854775808}', "ts is not BIGINT")]:
+    for payload, reason in [
+        (b"{", "not JSON"),
+        (b"[]", "not a JSON object"),
+        (b'{"impr_id":"i"}', "missing field"),
+        (b'{"impr_id":"i","user_id":"u","campaign_id":"c","ts":"soon"}', "ts is not BIGINT"),
+        (b'{"impr_id":"i","user_id":"u","campaign_id":"c","ts":9223372036854775808}', "ts is not BIGINT"),
+    ]:
         with pytest.raises(MalformedEvent, match=reason):
             decode_impression(payload)
 
 
 def live(**changes) -> LiveSettings:
-    base = LiveSettings(rate=10, click_probability=0.25, max_click_delay=10, campaigns=parse_campaigns("3"), campaign_weights=None, state="Running")
-    return base.updated(changes)
+    return LiveSettings(campaigns=parse_campaigns("3")).updated(changes)
 
 
 def test_live_settings_updates_and_errors():
-    assert live(rate="250", state="paused").paused and live(rate=250).rate == 250
+    assert live(rate="250", state="Paused").paused and live(rate=250).rate == 250
     assert live(campaigns=["a", "b"]).campaigns == (Campaign("a"), Campaign("b"))
     assert live(campaigns={"a": 0.1, "b": None}).campaigns == (Campaign("a", 0.1), Campaign("b"))
-    for changes, field in [({"rate": -1}, "rate"), ({"clickProbability": 3}, "clickProbability"), ({"colour": 1}, "colour"),
-                           ({"campaignWeights": "1,2"}, "campaignWeights")]:
+    for changes, field in [
+        ({"rate": -1}, "rate"),
+        ({"clickProbability": 3}, "clickProbability"),
+        ({"colour": 1}, "colour"),
+        ({"campaignWeights": "1,2"}, "campaignWeights"),
+    ]:
         with pytest.raises(LiveSettingsError, match=field):
             live(**changes)
 
@@ -94,7 +103,10 @@ def test_local_jvm_gets_the_parallel_collector_unless_jvm_args_name_one(tmp_path
     assert os.environ["JVM_ARGS"].split() == [LOCAL_GC, f"-Djava.io.tmpdir={(tmp_path / 'tmp').resolve()}"]
     monkeypatch.setenv("JVM_ARGS", "-Xmx2g -XX:+UseG1GC")
     prepare_jvm_environment(tmp_path / "logs", "WARN", tmp_path / "tmp")
-    assert os.environ["JVM_ARGS"].split()[:2] == ["-Xmx2g", "-XX:+UseG1GC"] and LOCAL_GC not in os.environ["JVM_ARGS"]
+    assert (
+        os.environ["JVM_ARGS"].split()[:2] == ["-Xmx2g", "-XX:+UseG1GC"]
+        and LOCAL_GC not in os.environ["JVM_ARGS"]
+    )
 
 
 def test_a_failed_job_names_the_remedy_of_a_known_cause():

@@ -1,0 +1,135 @@
+"""``ctr results``: read the committed CTR rows (never in-progress or hidden files) and show them."""
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import unquote
+
+from ctr.reference import CtrRow
+from ctr.settings.command_line import env_var, fail, resolve
+from ctr.settings.models import ResultsSettings
+
+PARTITION_PREFIX = "campaign_id="
+CSV_HEADER = list(CtrRow._fields)
+
+
+def committed_files(output_dir: Path) -> list[Path]:
+    """The committed part files under ``output_dir`` (hidden ``.``/``_`` files are in progress or markers)."""
+    return sorted(
+        path
+        for partition in output_dir.glob(f"{PARTITION_PREFIX}*")
+        if partition.is_dir()
+        for path in partition.iterdir()
+        if path.is_file() and not path.name.startswith((".", "_"))
+    )
+
+
+def read_results(output_dir: Path) -> list[CtrRow]:
+    """Every committed row under ``output_dir``, sorted by window, then campaign."""
+    rows = []
+    for path in committed_files(output_dir):
+        campaign = unquote(path.parent.name[len(PARTITION_PREFIX) :])
+        with open(path, newline="", encoding="utf-8") as handle:
+            for line in csv.reader(handle):
+                if line:
+                    start, end, impressions, clicks, ctr = line
+                    rows.append(CtrRow(campaign, start, end, int(impressions), int(clicks), float(ctr)))
+    return sorted(rows, key=lambda row: (row.window_start, row.campaign_id))
+
+
+def format_table(
+    rows: Iterable[CtrRow], true_ctr: dict[str, float] | None = None, header: bool = True
+) -> str:
+    """Rows as an aligned text table; a ``true CTR`` column when ``true_ctr`` is given."""
+    lines = []
+    extra = true_ctr is not None
+    if header:
+        lines.append(
+            f"{'campaign':<16} {'window (UTC)':<30} {'impressions':>11} {'clicks':>8} {'CTR':>8}"
+            + (f" {'true CTR':>9}" if extra else "")
+        )
+    for row in rows:
+        window = row.window_start + " - " + row.window_end[11:]
+        line = f"{row.campaign_id:<16} {window:<30} {row.impressions:>11} {row.clicks:>8} {row.ctr:>8.2%}"
+        if extra:
+            truth = true_ctr.get(row.campaign_id)
+            line += f" {'' if truth is None else f'{truth:.2%}':>9}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def format_csv(rows: Iterable[CtrRow]) -> str:
+    """Rows as CSV with the header ``campaign_id,window_start,window_end,impressions,clicks,ctr``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def format_json(rows: Iterable[CtrRow]) -> str:
+    """Rows as a JSON array of objects."""
+    return json.dumps([row._asdict() for row in rows], indent=2)
+
+
+def plot(rows: list[CtrRow], path: Path) -> None:
+    """Draw CTR per campaign over window start into the PNG ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from datetime import datetime
+
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(10, 5))
+    for campaign in sorted({row.campaign_id for row in rows}):
+        points = [(datetime.fromisoformat(r.window_start), r.ctr) for r in rows if r.campaign_id == campaign]
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=campaign)
+    axes.set_xlabel("window start (UTC)")
+    axes.set_ylabel("CTR")
+    axes.set_title("CTR per campaign")
+    axes.legend(loc="best")
+    figure.autofmt_xdate()
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``results`` subcommand."""
+    parser = subparsers.add_parser(
+        "results",
+        help="print the committed CTR results",
+        description="Read the committed CTR rows and print them.",
+    )
+    parser.add_argument(
+        "dir",
+        nargs="?",
+        default=None,
+        help=f"the job's output directory (default: {env_var('output_dir')}, "
+        f"else {ResultsSettings.model_fields['output_dir'].default})",
+    )
+    parser.add_argument(
+        "--format", choices=["table", "csv", "json"], default="table", help="output format (default: table)"
+    )
+    parser.add_argument(
+        "--plot", metavar="FILE.png", default=None, help="also draw CTR per campaign over time into this PNG"
+    )
+    parser.set_defaults(handler=lambda args: run(parser, args))
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Print the results; return the exit code."""
+    output_dir = Path(args.dir or resolve(parser, args, ResultsSettings).output_dir)
+    if not output_dir.is_dir():
+        fail(parser, f"{output_dir} is not a directory")
+    rows = read_results(output_dir)
+    formatter = {"table": format_table, "csv": format_csv, "json": format_json}[args.format]
+    print(formatter(rows), file=sys.stdout)
+    if args.plot:
+        plot(rows, Path(args.plot))
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    return 0

@@ -1,0 +1,82 @@
+"""``ctr produce``: run the ad-traffic simulator."""
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from ctr.settings.command_line import add_command, fail, flag, resolve
+from ctr.settings.models import ProducerSettings
+from ctr_producer.config_source import ConfigSource, FileConfigSource, read_settings_file
+from ctr_producer.metrics import ProducerMetrics
+from ctr_producer.run import ProducerFatalError, TrafficProducer
+
+log = logging.getLogger("ctr.produce")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``produce`` subcommand."""
+    add_command(
+        subparsers,
+        "produce",
+        "send simulated impressions and clicks to Kafka",
+        "Send impressions at a target rate and, for a share of them, a click after a random delay.",
+        ProducerSettings,
+        run,
+    )
+
+
+def _config_source(parser: argparse.ArgumentParser, config: ProducerSettings) -> ConfigSource | None:
+    if config.config_map is not None:
+        from ctr_producer.config_map_source import ConfigMapConfigSource
+
+        return ConfigMapConfigSource(config.config_map, config.namespace)
+    if config.config_file is None:
+        return None
+    path = str(config.config_file)
+    try:
+        config.live().updated(read_settings_file(path))
+    except (OSError, ValueError) as err:
+        fail(parser, f"{flag('config_file')} {path}: {err}")
+    return FileConfigSource(path)
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the producer until a bound, SIGTERM or SIGINT; print the summary; return the exit code."""
+    config = resolve(parser, args, ProducerSettings)
+    source = _config_source(parser, config)
+    metrics = ProducerMetrics()
+    metrics.serve(config.metrics_port)
+    producer = TrafficProducer(config, source, metrics)
+    signal.signal(signal.SIGTERM, lambda *_: producer.request_stop())
+    signal.signal(signal.SIGINT, lambda *_: producer.request_stop())
+    signal.signal(signal.SIGHUP, lambda *_: producer.reload_config())
+    try:
+        summary = producer.run()
+    except ProducerFatalError as err:
+        log.error("fatal Kafka error: %s", err)
+        print(producer.summary.to_json(), flush=True)
+        return 1
+    if config.config_map is not None and not producer.stopped_by_request:
+        metrics.completed.set(1)
+        print(
+            "[ctr produce] bounded run complete; waiting for SIGTERM "
+            "(a Deployment would restart an exited pod)",
+            file=sys.stderr,
+            flush=True,
+        )
+        done = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
+        signal.signal(signal.SIGINT, lambda *_: done.set())
+        done.wait()
+    s = summary
+    print(
+        f"[ctr produce] done: impressions {s.impressions}, clicks {s.clicks}, "
+        "clicks dropped at the drain deadline "
+        f"{s.clicks_dropped}, delivery errors {s.delivery_errors}, config errors {s.config_errors}",
+        file=sys.stderr,
+        flush=True,
+    )
+    print(summary.to_json(), flush=True)
+    return 0

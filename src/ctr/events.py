@@ -1,0 +1,93 @@
+"""The one definition of ctr's event schema, used by the producer, the job and the tests.
+
+Both event kinds are JSON objects; ``ts`` is event time in epoch milliseconds and the Kafka
+message key of both topics is ``impr_id``.
+"""
+
+import json
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
+from typing import NamedTuple
+
+
+class Impression(NamedTuple):
+    """An ad shown to a user."""
+
+    impr_id: str
+    user_id: str
+    campaign_id: str
+    ts: int
+
+
+class Click(NamedTuple):
+    """A user's click on an impression."""
+
+    click_id: str
+    impr_id: str
+    user_id: str
+    ts: int
+
+
+Event = Impression | Click
+
+#: Field name -> Python type, in wire order, for each event kind.
+IMPRESSION_FIELDS: dict[str, type] = dict(Impression.__annotations__)
+CLICK_FIELDS: dict[str, type] = dict(Click.__annotations__)
+
+#: Flink SQL type of each Python field type.
+SQL_TYPES: dict[type, str] = {str: "STRING", int: "BIGINT"}
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+class MalformedEvent(ValueError):
+    """A message that is not a valid event; the text says why."""
+
+
+def _json_template(fields: dict[str, type]) -> tuple[str, tuple[bool, ...]]:
+    template = (
+        "{" + ",".join(f'"{name}":' + ("%s" if kind is str else "%d") for name, kind in fields.items()) + "}"
+    )
+    return template, tuple(kind is str for kind in fields.values())
+
+
+_TEMPLATES = {Impression: _json_template(IMPRESSION_FIELDS), Click: _json_template(CLICK_FIELDS)}
+
+
+def encode(event: Event) -> bytes:
+    """Return the compact JSON bytes of ``event`` (the same as ``json.dumps``, about five times faster)."""
+    template, is_string = _TEMPLATES[type(event)]
+    return (
+        template % tuple(encode_basestring_ascii(v) if s else v for s, v in zip(is_string, event))
+    ).encode()
+
+
+def message_key(event: Event) -> bytes:
+    """Return the Kafka message key of ``event`` (its ``impr_id``)."""
+    return event.impr_id.encode()
+
+
+def _decode(payload: bytes, kind: type[NamedTuple], fields: dict[str, type]) -> NamedTuple:
+    try:
+        obj = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise MalformedEvent(f"not JSON: {err}") from None
+    if not isinstance(obj, dict):
+        raise MalformedEvent("not a JSON object")
+    values = []
+    for name, expected in fields.items():
+        if obj.get(name) is None:
+            raise MalformedEvent(f"missing field {name}")
+        value = obj[name]
+        if type(value) is not expected or (expected is int and not BIGINT_MIN <= value <= BIGINT_MAX):
+            raise MalformedEvent(f"field {name} is not {SQL_TYPES[expected]}")
+        values.append(value)
+    return kind(*values)
+
+
+def decode_impression(payload: bytes) -> Impression:
+    """Parse an impression message, raising MalformedEvent with the reason."""
+    return _decode(payload, Impression, IMPRESSION_FIELDS)
+
+
+def decode_click(payload: bytes) -> Click:
+    """Parse a click message, raising MalformedEvent with the reason."""
+    return _decode(payload, Click, CLICK_FIELDS)

@@ -1,0 +1,191 @@
+"""The registry: every ctr setting once, with its type, bounds, default and meaning.
+
+The command models (``ctr.settings.models``), the ``Producer`` CRD, the chart's values schema and
+the settings table in docs/architecture.md are all built from these definitions.
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import Field, FilePath
+
+from ctr import topics
+from ctr.settings.types import Campaigns, Duration, Port, Text, Weights
+
+# Kafka
+BootstrapServers = Annotated[
+    Text, Field("localhost:9092", description="Kafka bootstrap servers (host:port[,host:port])")
+]
+ImpressionsTopic = Annotated[Text, Field(topics.IMPRESSIONS, description="topic of impression events")]
+ClicksTopic = Annotated[Text, Field(topics.CLICKS, description="topic of click events")]
+DlqTopic = Annotated[Text, Field(topics.DLQ, description="dead-letter topic for malformed messages")]
+Partitions = Annotated[
+    int, Field(topics.DEFAULT_PARTITIONS, ge=1, description="partitions of each topic created")
+]
+
+# The producer's live settings
+Rate = Annotated[float, Field(10.0, gt=0, le=1_000_000, description="target impressions per second")]
+ClickProbability = Annotated[
+    float,
+    Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="probability that an impression is clicked (campaigns with a true CTR use that instead)",
+    ),
+]
+MaxClickDelay = Annotated[
+    Duration,
+    Field(10.0, ge=0, description="a click comes a uniform random delay in [0, this] after its impression"),
+]
+CampaignList = Annotated[
+    Campaigns,
+    Field("5", validate_default=True, description="a count N (campaign-1..N) or a list name[=trueCTR],..."),
+]
+CampaignWeights = Annotated[
+    Weights | None,
+    Field(None, description="relative weights w1,w2,... of the campaigns (round-robin when unset)"),
+]
+ProducerState = Annotated[
+    Literal["Running", "Paused"],
+    Field("Running", description="Running sends impressions; Paused sends only already scheduled clicks"),
+]
+
+# The producer's other settings
+Seed = Annotated[int | None, Field(None, ge=0, description="seed for a reproducible run (random when unset)")]
+MaxEvents = Annotated[
+    int | None, Field(None, ge=1, description="stop after this many impressions (unbounded when unset)")
+]
+RunDuration = Annotated[
+    Duration | None, Field(None, gt=0, description="stop after this long (unbounded when unset)")
+]
+DrainTimeout = Annotated[
+    Duration | None,
+    Field(
+        None,
+        ge=0,
+        description="on shutdown, send clicks coming due within this long (default: max-click-delay)",
+    ),
+]
+ConfigFile = Annotated[
+    FilePath | None,
+    Field(None, description="JSON/YAML file of live settings, re-read when it changes and on SIGHUP"),
+]
+ConfigMap = Annotated[
+    Text | None,
+    Field(
+        None,
+        description="name of a Kubernetes ConfigMap of live settings (key settings.yaml), "
+        "watched through the API",
+    ),
+]
+Namespace = Annotated[
+    Text | None, Field(None, description="Kubernetes namespace of the config map (default: the pod's own)")
+]
+MetricsPort = Annotated[Port | None, Field(None, description="serve Prometheus metrics on this port")]
+ProgressInterval = Annotated[
+    Duration, Field(5.0, gt=0, description="how often to print a progress line to stderr")
+]
+
+# The embedded broker
+BrokerPort = Annotated[
+    Port | None,
+    Field(None, description="port of the embedded broker on 127.0.0.1 (a free one when unset)"),
+]
+BrokerStorage = Annotated[
+    Text, Field("memory://tansu/", description="tansu storage engine URL (memory://tansu/ or s3://...)")
+]
+
+# The job
+OutputDir = Annotated[
+    Text,
+    Field(
+        "ctr-data/results", description="directory of the committed CSV results (campaign_id=<id>/part-...)"
+    ),
+]
+CheckpointDir = Annotated[
+    Text,
+    Field(
+        "ctr-data/checkpoints", description="directory of the job's checkpoints (retained on cancellation)"
+    ),
+]
+CheckpointInterval = Annotated[
+    Duration, Field(10.0, gt=0, description="how often the job checkpoints, and so commits results")
+]
+Window = Annotated[Duration, Field(30.0, gt=0, description="size of the tumbling CTR windows")]
+JoinBound = Annotated[
+    Duration,
+    Field(15.0, ge=0, description="a click counts if it comes within this long after its impression"),
+]
+OutOfOrderness = Annotated[
+    Duration, Field(5.0, ge=0, description="how late an event may come (watermark = max event time - this)")
+]
+IdleTimeout = Annotated[
+    Duration,
+    Field(
+        60.0, gt=0, description="a partition with no events for this long stops holding the watermark back"
+    ),
+]
+Parallelism = Annotated[int, Field(1, ge=1, description="parallelism of the job")]
+FromCheckpoint = Annotated[
+    Text | None,
+    Field(
+        None,
+        description="a checkpoint path to start from, "
+        "or 'latest' for the newest retained one in checkpoint-dir",
+    ),
+]
+GroupId = Annotated[
+    Text, Field("ctr-job", description="Kafka consumer group of the job (offsets committed on checkpoints)")
+]
+RestartAttempts = Annotated[
+    int, Field(3, ge=0, description="restarts after a failure before the job fails for good")
+]
+LogDir = Annotated[Text, Field("ctr-data/logs", description="directory of Flink's own log files")]
+FlinkLogLevel = Annotated[
+    Literal["ERROR", "WARN", "INFO", "DEBUG"], Field("WARN", description="level of Flink's own log")
+]
+JobJars = Annotated[
+    Text,
+    Field(
+        "auto",
+        description=(
+            "jars the job adds to Flink: 'auto' (the Kafka connector and kafka-clients fetched once "
+            "from PyPI, "
+            "ctr's event format compiled once with javac), 'classpath' (all on Flink's classpath already, "
+            "as in the job image), "
+            "or paths a.jar,b.jar,c.jar"
+        ),
+    ),
+]
+
+# The operator
+Namespaces = Annotated[
+    Text | None,
+    Field(
+        None, description="namespaces whose Producers the operator manages, a,b (all namespaces when unset)"
+    ),
+]
+Peering = Annotated[
+    Text,
+    Field(
+        "standalone",
+        description="'standalone' (one operator replica) or the name of a kopf peering object for several",
+    ),
+]
+ResyncInterval = Annotated[
+    Duration,
+    Field(
+        30.0, gt=0, description="how often the operator reconciles every Producer and refreshes its status"
+    ),
+]
+ProducerImage = Annotated[
+    Text, Field("ctr-producer:0.1.0", description="image of producer pods whose Producer names none")
+]
+
+# The demo
+DataDir = Annotated[
+    Text,
+    Field(
+        "ctr-data/demo", description="where the demo keeps results, checkpoints and logs (cleared at start)"
+    ),
+]

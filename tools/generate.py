@@ -1,0 +1,82 @@
+"""Write the files generated from the settings registry: the Producer CRD, the chart's values schema.
+
+Run: python tools/generate.py   (``make generate``); ``--check`` fails, naming the file, when one is stale
+(a test runs it).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ctr.settings.models import JobSettings
+from ctr.settings.schema import properties
+from ctr_operator.crd import crd_yaml
+from ctr_operator.spec import ProducerSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+CRD_FILES = (ROOT / "k8s" / "producer-crd.yaml", ROOT / "helm" / "crds" / "producer-crd.yaml")
+VALUES_SCHEMA = ROOT / "helm" / "values.schema.json"
+#: ``ctr job`` settings the chart sets itself (templates/job/flink-deployment.yaml): not in job.settings.
+CHART_SETS_FOR_THE_JOB = {
+    "bootstrap_servers",
+    "impressions_topic",
+    "clicks_topic",
+    "dlq_topic",
+    "output_dir",
+    "checkpoint_dir",
+    "log_dir",
+    "parallelism",
+    "job_jars",
+}
+
+
+def _object(props: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"type": "object", "description": description, "additionalProperties": False, "properties": props}
+
+
+def values_schema(current: dict[str, Any]) -> dict[str, Any]:
+    """The chart's values schema with its ``job.settings`` and ``producer`` blocks from the models."""
+    schema = json.loads(json.dumps(current))
+    job_fields = [name for name in JobSettings.model_fields if name not in CHART_SETS_FOR_THE_JOB]
+    schema["properties"]["job"]["properties"]["settings"] = _object(
+        properties(JobSettings, job_fields),
+        "flags of `ctr job` by camelCase name (generated from ctr's settings)",
+    )
+    schema["properties"]["producer"] = _object(
+        {
+            "enabled": {"type": "boolean"},
+            "spec": _object(
+                properties(ProducerSpec), "the demo Producer's spec (generated from ProducerSpec)"
+            ),
+        },
+        "a Producer resource from these values",
+    )
+    return schema
+
+
+def generated() -> dict[Path, str]:
+    """Each generated file and the text it must hold."""
+    files = {path: crd_yaml() for path in CRD_FILES}
+    files[VALUES_SCHEMA] = json.dumps(values_schema(json.loads(VALUES_SCHEMA.read_text())), indent=2) + "\n"
+    return files
+
+
+def main() -> int:
+    """Write the generated files, or with ``--check`` report the stale ones; return the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is stale")
+    args = parser.parse_args()
+    stale = [path for path, text in generated().items() if not path.is_file() or path.read_text() != text]
+    if args.check:
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} is stale: run make generate", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in generated().items():
+        path.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
