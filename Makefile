@@ -15,6 +15,11 @@ OPERATOR_IMAGE := ctr-operator:$(IMAGE_TAG)
 KIND_CLUSTER ?= ctr
 NAMESPACE ?= default
 RELEASE ?= ctr
+# Images are built for this machine's platform (linux/amd64 or linux/arm64, as kind runs them).
+PLATFORM ?= linux/$(subst x86_64,amd64,$(subst aarch64,arm64,$(shell uname -m)))
+# The Flink operator's chart repository (helm/Chart.yaml's; Strimzi's is OCI and needs no `helm repo add`).
+FLINK_OPERATOR_REPO := https://archive.apache.org/dist/flink/flink-kubernetes-operator-1.15.0/
+WAIT ?= 10m
 
 need = @command -v $(1) >/dev/null 2>&1 || { echo "$(1) is missing: $(2)"; exit 1; }
 
@@ -52,18 +57,20 @@ bench: setup ## run the benchmarks (producer, job, soak: about 45 minutes) and r
 generate: setup ## regenerate the Producer CRD and the chart's values schema blocks from ctr's settings
 	$(BIN)/python tools/generate.py
 
-images: ## build the job, producer and operator images
+images: ## build the job, producer and operator images for this machine's platform
 	$(call need,docker,install Docker: https://docs.docker.com/get-docker/)
-	docker build -f job/Dockerfile -t $(JOB_IMAGE) .
-	docker build -f producer/Dockerfile -t $(PRODUCER_IMAGE) .
-	docker build -f operator/Dockerfile -t $(OPERATOR_IMAGE) .
+	docker build --platform $(PLATFORM) -f job/Dockerfile -t $(JOB_IMAGE) .
+	docker build --platform $(PLATFORM) -f producer/Dockerfile -t $(PRODUCER_IMAGE) .
+	docker build --platform $(PLATFORM) -f operator/Dockerfile -t $(OPERATOR_IMAGE) .
 
-kind-up: images ## create the kind cluster (if absent), load the images, build the chart's dependencies
+kind-up: images ## create the kind cluster (or reuse it), load the images, build the chart's dependencies; safe to repeat
 	$(call need,kind,install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation)
 	$(call need,helm,install Helm 3: https://helm.sh/docs/intro/install/)
 	$(call need,kubectl,install kubectl: https://kubernetes.io/docs/tasks/tools/)
-	kind get clusters | grep -qx $(KIND_CLUSTER) || kind create cluster --config kind-config.yaml --name $(KIND_CLUSTER)
+	if kind get clusters | grep -qx $(KIND_CLUSTER); then kind export kubeconfig --name $(KIND_CLUSTER); \
+	else kind create cluster --config kind-config.yaml --name $(KIND_CLUSTER); fi
 	kind load docker-image --name $(KIND_CLUSTER) $(JOB_IMAGE) $(PRODUCER_IMAGE) $(OPERATOR_IMAGE)
+	helm repo add flink-operator-1.15.0 $(FLINK_OPERATOR_REPO) --force-update
 	helm dependency build helm
 
 kind-down: ## delete the kind cluster
@@ -74,11 +81,16 @@ deploy: ## install or upgrade the chart into $(NAMESPACE)
 	$(call need,helm,install Helm 3: https://helm.sh/docs/intro/install/)
 	helm upgrade --install $(RELEASE) ./helm --namespace $(NAMESPACE) --create-namespace --set images.tag=$(IMAGE_TAG)
 
-undeploy: ## uninstall the chart (Producers go first, so the operator can still see them)
+# Custom resources go first, while the operators that hold their finalizers still run: Producers
+# (the producer operator), the FlinkDeployment (the Flink operator), the KafkaTopics and the Kafka
+# (Strimzi). Each delete waits until the objects are gone; then Helm removes the rest.
+undeploy: ## uninstall the chart: its custom resources first (and wait), then the release
 	$(call need,helm,install Helm 3: https://helm.sh/docs/intro/install/)
 	$(call need,kubectl,install kubectl: https://kubernetes.io/docs/tasks/tools/)
-	-kubectl delete producers --all --namespace $(NAMESPACE)
-	-helm uninstall $(RELEASE) --namespace $(NAMESPACE)
+	-kubectl delete producers --all --namespace $(NAMESPACE) --wait --timeout $(WAIT)
+	-kubectl delete flinkdeployments,kafkatopics --namespace $(NAMESPACE) --selector app.kubernetes.io/instance=$(RELEASE) --wait --timeout $(WAIT)
+	-kubectl delete kafkas,kafkanodepools --namespace $(NAMESPACE) --selector app.kubernetes.io/instance=$(RELEASE) --wait --timeout $(WAIT)
+	-helm uninstall $(RELEASE) --namespace $(NAMESPACE) --wait
 
 results: ## print the committed CTR results from the cluster's volume as CSV
 	$(call need,kubectl,install kubectl: https://kubernetes.io/docs/tasks/tools/)

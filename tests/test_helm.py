@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import jsonschema
@@ -279,6 +278,35 @@ def test_flink_deployment_flags_are_flags_of_ctr_job(helm, chart):
     JobSettings.model_validate({by_flag[given]: value for given, value in zip(args[::2], args[1::2])})
 
 
+def test_the_values_schema_offers_the_job_flags_the_chart_does_not_set(helm, chart):
+    sys.path.insert(0, str(ROOT / "tools"))
+    from generate import CHART_SETS_FOR_THE_JOB
+
+    args = flink_deployment(helm, chart)["spec"]["job"]["args"][2:]
+    assert {flag(name) for name in CHART_SETS_FOR_THE_JOB} == set(args[::2])
+
+
+def test_the_chart_keeps_savepoints_where_the_job_does(helm, chart):
+    from ctr.settings.models import JobSettings as Settings
+    from ctr_job.runtime import flink_configuration
+
+    spec = flink_deployment(helm, chart)["spec"]
+    args = spec["job"]["args"]
+    job = flink_configuration(
+        Settings(checkpoint_dir=args[args.index("--checkpoint-dir") + 1]), [], Path("/tmp"), None
+    )
+    for key in ("execution.checkpointing.dir", "execution.checkpointing.savepoint-dir"):
+        assert spec["flinkConfiguration"][key] == job[key], key
+
+
+def test_in_the_cluster_the_job_restarts_without_end_and_the_operator_restarts_a_failed_one(helm, chart):
+    spec = flink_deployment(helm, chart)["spec"]
+    args = spec["job"]["args"]
+    assert args[args.index("--restart-strategy") + 1] == "exponential-delay"
+    assert spec["flinkConfiguration"]["kubernetes.operator.job.restart.failed"] == "true"
+    assert args[args.index("--kafka-wait") + 1] == "10m"
+
+
 def test_job_settings_in_values_become_flags_the_job_takes(helm, chart):
     args = flink_deployment_with(
         helm, chart, "--set", "job.settings.window=1m", "--set", "job.settings.restartAttempts=5"
@@ -364,25 +392,3 @@ def test_kind_config_maps_the_flink_ui_port():
     node_port = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["job"]["ui"]["nodePort"]
     assert config["kind"] == "Cluster" and mapping["containerPort"] == node_port
     assert f"localhost:{mapping['hostPort']}" in (ROOT / "README.md").read_text()
-
-
-def test_job_image_compiles_the_event_format_into_flink_lib(tmp_path):
-    """The Dockerfile's event-format stage, run here on PyFlink's jars, builds a jar Flink can discover."""
-    import pyflink
-
-    dockerfile = (ROOT / "job" / "Dockerfile").read_text()
-    stage = dockerfile.split("AS event-format", 1)[1].split("\nFROM ", 1)[0]
-    build = re.search(r"^RUN (.*?)(?<!\\)$", stage, re.M | re.S).group(1).replace("\\\n", " ")
-    shutil.copytree(ROOT / "job" / "ctr_job" / "java", tmp_path / "src")
-    here = {
-        "/opt/flink/lib": Path(pyflink.__file__).parent / "lib",
-        "/src": tmp_path / "src",
-        "/classes": tmp_path / "classes",
-        "/ctr-event-format.jar": tmp_path / "format.jar",
-    }
-    build = re.sub("|".join(map(re.escape, here)), lambda found: str(here[found.group(0)]), build)
-    subprocess.run(["bash", "-euo", "pipefail", "-c", build], check=True)
-    with zipfile.ZipFile(tmp_path / "format.jar") as jar:
-        service = jar.read("META-INF/services/org.apache.flink.table.factories.Factory").decode().split()
-        assert [name.replace(".", "/") + ".class" for name in service][0] in jar.namelist()
-    assert "COPY --from=event-format /ctr-event-format.jar /opt/flink/lib/" in dockerfile

@@ -29,6 +29,8 @@ CHART_SETS_FOR_THE_JOB = {
     "log_dir",
     "parallelism",
     "job_jars",
+    "restart_strategy",
+    "kafka_wait",
 }
 
 
@@ -44,6 +46,10 @@ def values_schema(current: dict[str, Any]) -> dict[str, Any]:
         properties(JobSettings, job_fields),
         "flags of `ctr job` by camelCase name (generated from ctr's settings)",
     )
+    kafka_wait = properties(JobSettings, ["kafka_wait"])["kafkaWait"]
+    schema["properties"]["job"]["properties"]["kafkaWait"] = {
+        k: v for k, v in kafka_wait.items() if k != "default"
+    }
     schema["properties"]["producer"] = _object(
         {
             "enabled": {"type": "boolean"},

@@ -16,7 +16,7 @@ from ctr.settings.models import JobSettings
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.event_format import event_format_jar
 from ctr_job.jars import JarError, connector_jars
-from ctr_job.preflight import PreflightError, check_checkpoint, check_topics, check_writable_dir
+from ctr_job.preflight import PreflightError, check_checkpoint, check_writable_dir, wait_for_topics
 from ctr_job.runtime import flink_configuration, prepare_jvm_environment, statement_set
 from ctr_job.sql import JobSql, statements
 
@@ -126,9 +126,10 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         check_writable_dir(Path(settings.output_dir), "output directory")
         check_writable_dir(Path(settings.log_dir), "log directory")
         restore_from = _restore_point(settings)
-        check_topics(
+        wait_for_topics(
             settings.bootstrap_servers,
             (settings.impressions_topic, settings.clicks_topic, settings.dlq_topic),
+            settings.kafka_wait,
         )
     except (JarError, PreflightError) as err:
         print(f"ctr job: {err}", file=sys.stderr, flush=True)

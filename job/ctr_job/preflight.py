@@ -1,13 +1,18 @@
 """Checks made before Flink starts, so that a job that cannot run says why at once."""
 
+import logging
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+log = logging.getLogger("ctr.job")
 BROKER_TIMEOUT = 10.0
+#: While waiting for Kafka: the pause between tries.
+RETRY_PAUSE = 2.0
 
 
 class PreflightError(RuntimeError):
@@ -31,6 +36,22 @@ def check_topics(bootstrap_servers: str, topics: Iterable[str], timeout: float =
             f"topic(s) {', '.join(missing)} do not exist on {bootstrap_servers}: "
             "create them first (ctr broker creates them)"
         )
+
+
+def wait_for_topics(bootstrap_servers: str, topics: Iterable[str], wait: float) -> None:
+    """Like ``check_topics``, but try again until ``wait`` seconds have passed, logging what is missing."""
+    topics = tuple(topics)
+    deadline = time.monotonic() + wait
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            check_topics(bootstrap_servers, topics, timeout=max(1.0, min(BROKER_TIMEOUT, left)))
+            return
+        except PreflightError as err:
+            if time.monotonic() + RETRY_PAUSE >= deadline:
+                raise PreflightError(f"{err} (waited {wait:g}s: raise --kafka-wait to wait longer)") from None
+            log.warning("waiting for Kafka and its topics (%.0fs left): %s", left, err)
+            time.sleep(RETRY_PAUSE)
 
 
 def check_writable_dir(path: Path, what: str) -> None:

@@ -48,6 +48,25 @@ def prepare_jvm_environment(log_dir: Path, level: str, tmp_dir: Path) -> None:
     )
 
 
+#: Flink's options for each ``--restart-strategy``, given ``--restart-attempts``.
+RESTART_STRATEGIES = {
+    "fixed-delay": lambda attempts: {
+        "restart-strategy.type": "fixed-delay",
+        "restart-strategy.fixed-delay.attempts": str(attempts),
+        "restart-strategy.fixed-delay.delay": "2 s",
+    },
+    "exponential-delay": lambda _: {
+        "restart-strategy.type": "exponential-delay",
+        "restart-strategy.exponential-delay.initial-backoff": "1 s",
+        "restart-strategy.exponential-delay.max-backoff": "5 min",
+        "restart-strategy.exponential-delay.backoff-multiplier": "2.0",
+        "restart-strategy.exponential-delay.reset-backoff-threshold": "1 h",
+        "restart-strategy.exponential-delay.jitter-factor": "0.1",
+        "restart-strategy.exponential-delay.attempts-before-reset-backoff": "2147483647",
+    },
+}
+
+
 def flink_configuration(
     settings: JobSettings, jars: list[Path], tmp_dir: Path, restore_from: Path | None
 ) -> dict[str, str]:
@@ -68,9 +87,7 @@ def flink_configuration(
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "execution.checkpointing.num-retained": "3",
         "state.backend.type": "hashmap",
-        "restart-strategy.type": "fixed-delay",
-        "restart-strategy.fixed-delay.attempts": str(settings.restart_attempts),
-        "restart-strategy.fixed-delay.delay": "2 s",
+        **RESTART_STRATEGIES[settings.restart_strategy](settings.restart_attempts),
         "io.tmp.dirs": str(tmp_dir.resolve()),
     }
     if jars:

@@ -138,7 +138,25 @@ GroupId = Annotated[
     Text, Field("ctr-job", description="Kafka consumer group of the job (offsets committed on checkpoints)")
 ]
 RestartAttempts = Annotated[
-    int, Field(3, ge=0, description="restarts after a failure before the job fails for good")
+    int,
+    Field(3, ge=0, description="with restart-strategy fixed-delay: restarts before the job fails for good"),
+]
+RestartStrategy = Annotated[
+    Literal["fixed-delay", "exponential-delay"],
+    Field(
+        "fixed-delay",
+        description="fixed-delay: up to restart-attempts restarts 2 s apart, then the job fails "
+        "(one machine); exponential-delay: restarts without end, 1 s doubling up to 5 min, "
+        "reset after 1 h without a failure (a cluster)",
+    ),
+]
+KafkaWait = Annotated[
+    Duration,
+    Field(
+        10.0,
+        ge=0,
+        description="how long the job waits at start for Kafka and its topics, saying what it waits for",
+    ),
 ]
 LogDir = Annotated[Text, Field("ctr-data/logs", description="directory of Flink's own log files")]
 FlinkLogLevel = Annotated[

@@ -133,6 +133,8 @@ class JobSettings(KafkaSettings):
     from_checkpoint: f.FromCheckpoint
     group_id: f.GroupId
     restart_attempts: f.RestartAttempts
+    restart_strategy: f.RestartStrategy
+    kafka_wait: f.KafkaWait
     log_dir: f.LogDir
     flink_log_level: f.FlinkLogLevel
     job_jars: f.JobJars
