@@ -7,6 +7,7 @@ controller's (readyReplicas), and checks deletion through the ownerReferences it
 """
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -115,20 +116,28 @@ class ClusterApi(Api):
     async def request(self, method, path, body=None, content_type="application/json"):
         from kubernetes.client.exceptions import ApiException
 
+        configuration = self.client.configuration
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        headers.update(
+            {
+                auth["key"]: auth["value"]
+                for auth in configuration.auth_settings().values()
+                if auth["in"] == "header"
+            }
+        )
+
         def call():
             try:
-                data = self.client.call_api(
-                    path,
-                    method,
-                    body=body,
-                    header_params={"Content-Type": content_type, "Accept": "application/json"},
-                    auth_settings=["BearerToken"],
-                    response_type="object",
-                    _return_http_data_only=True,
+                response = self.client.rest_client.request(
+                    method, configuration.host + path, headers=headers, body=body
                 )
-                return 200, data
             except ApiException as err:
                 return err.status, None
+            if response.status >= 300:
+                return response.status, None
+            return response.status, json.loads(
+                response.read() if hasattr(response, "read") else response.data
+            )
 
         return await asyncio.to_thread(call)
 

@@ -151,24 +151,39 @@ def test_pod_error_and_condition():
         }
     ]
     error = status.pod_error(pods)
-    assert error == "ImagePullBackOff: pull failed"
-    observed = status.status(spec_of(rate=1), 3, 0, None, False, error, {})
+    assert error == status.Problem("CannotRun", "ImagePullBackOff: pull failed")
+    observed = status.status(spec_of(rate=1), 3, 0, None, None, False, error, {})
     assert (
         observed["phase"] == "Failed"
-        and observed["lastError"] == error
+        and observed["lastError"] == error.message
         and observed["observedGeneration"] == 3
     )
     assert (
         observed["conditions"][0]["status"] == "False" and observed["conditions"][0]["reason"] == "CannotRun"
     )
-    again = status.status(spec_of(rate=1), 3, 0, None, False, error, observed)
+    again = status.status(spec_of(rate=1), 3, 0, None, None, False, error, observed)
     assert again["conditions"][0]["lastTransitionTime"] == observed["conditions"][0]["lastTransitionTime"]
 
 
-def test_delivery_errors_make_the_producer_fail():
-    error = status.delivery_error(12)
-    assert "12 messages not delivered" in error and status.delivery_error(0) is None
-    assert status.status(spec_of(rate=1), 1, 1, 5, False, error, {})["phase"] == "Failed"
+def test_delivery_errors_fail_the_producer_only_while_they_happen():
+    """One bad minute (Kafka unreachable during a slow first start) must not leave it Failed for good."""
+    spec = spec_of(rate=1)
+
+    def observe(total: int | None, previous: dict) -> dict:
+        error = status.delivery_error(status.recent_delivery_errors(total, previous.get("deliveryErrors")))
+        return status.status(spec, 1, 1, 5, total, False, error, previous)
+
+    first = observe(0, {})
+    assert first["phase"] == "Running" and first["deliveryErrors"] == 0
+    failing = observe(12, first)
+    assert failing["phase"] == "Failed" and "12 messages not delivered" in failing["lastError"]
+    assert failing["conditions"][0]["reason"] == "DeliveryFailing"
+    recovered = observe(12, failing)
+    assert recovered["phase"] == "Running" and recovered["lastError"] == ""
+    assert recovered["conditions"][0]["status"] == "True"
+    restarted_pod = observe(3, recovered)
+    assert restarted_pod["phase"] == "Failed" and "3 messages" in restarted_pod["lastError"]
+    assert status.recent_delivery_errors(None, 12) == 0, "no pod scraped: nothing known to fail"
 
 
 def strict_schema() -> dict:

@@ -47,6 +47,7 @@ def status_schema() -> dict[str, Any]:
             "observedGeneration": {"type": "integer"},
             "readyReplicas": {"type": "integer"},
             "eventsSent": {"type": "integer"},
+            "deliveryErrors": {"type": "integer"},
             "lastError": {"type": "string"},
             "conditions": {"type": "array", "items": condition},
         },

@@ -50,7 +50,25 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.update(crd.GROUP, crd.VERSION, crd.PLURAL)
 async def producer_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Reconcile a Producer whose spec is new or changed, or that the operator finds on start."""
-    await asyncio.to_thread(reconcile, memo.api, dict(body), memo.config)
+    await _reconcile(memo, dict(body))
+
+
+async def _reconcile(memo: kopf.Memo, producer: dict[str, Any]) -> None:
+    """Reconcile one Producer. An object that is gone (404: the Producer deleted meanwhile, or one of
+    its objects not created yet) is a normal state for a level-based reconciler: the next trigger
+    sees the new state."""
+    try:
+        await asyncio.to_thread(reconcile, memo.api, producer, memo.config)
+    except ApiException as err:
+        if err.status != 404:
+            raise
+        meta = producer["metadata"]
+        log.debug(
+            "%s/%s: an object is gone meanwhile (%s); it is reconciled again on the next change",
+            meta["namespace"],
+            meta["name"],
+            err.reason,
+        )
 
 
 async def _reconcile_by_name(memo: kopf.Memo, namespace: str, name: str) -> None:
@@ -68,7 +86,7 @@ async def _reconcile_by_name(memo: kopf.Memo, namespace: str, name: str) -> None
             return
         raise
     if not producer["metadata"].get("deletionTimestamp"):
-        await asyncio.to_thread(reconcile, memo.api, producer, memo.config)
+        await _reconcile(memo, producer)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=MANAGED)

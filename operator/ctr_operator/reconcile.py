@@ -193,8 +193,10 @@ def reconcile(
         try:
             action = apply(api_client, obj, namespace)
         except ApiException as err:
-            error = f"{obj['kind']} {obj['metadata']['name']}: {err.status} {err.reason}"
-            record_event(api_client, producer, "ReconcileFailed", error, warning=True)
+            error = status.Problem(
+                "ReconcileFailed", f"{obj['kind']} {obj['metadata']['name']}: {err.status} {err.reason}"
+            )
+            record_event(api_client, producer, error.reason, error.message, warning=True)
             continue
         if action is not None:
             log.info("%s %s %s/%s", action, obj["kind"], namespace, obj["metadata"]["name"])
@@ -205,18 +207,21 @@ def reconcile(
     ready = (deployment.status.ready_replicas if deployment.status else None) or 0
     observed = observe_pods(api_client, name, namespace)
     sent = observed.events_sent
-    error = error or status.pod_error(observed.pods) or status.delivery_error(observed.delivery_errors)
+    delivery_errors = observed.delivery_errors if sent is not None else None
+    recent = status.recent_delivery_errors(delivery_errors, previous.get("deliveryErrors"))
+    error = error or status.pod_error(observed.pods) or status.delivery_error(recent)
     new_status = status.status(
         spec,
         meta.get("generation", 0),
         ready,
         sent if sent is not None else previous.get("eventsSent"),
+        delivery_errors if delivery_errors is not None else previous.get("deliveryErrors"),
         observed.completed,
         error,
         previous,
     )
-    if error and error != previous.get("lastError"):
-        record_event(api_client, producer, "CannotRun", error, warning=True)
+    if error and error.message != previous.get("lastError"):
+        record_event(api_client, producer, error.reason, error.message, warning=True)
     if new_status["phase"] != previous.get("phase"):
         record_event(
             api_client, producer, "Phase", f"phase {previous.get('phase', '-')} -> {new_status['phase']}"

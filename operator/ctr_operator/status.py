@@ -2,7 +2,7 @@
 
 import datetime
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ctr_operator.spec import ProducerSpec
 
@@ -16,7 +16,14 @@ FAILING_REASONS = {
 }
 
 
-def phase(spec: ProducerSpec, ready_replicas: int, completed: bool, error: str | None) -> str:
+class Problem(NamedTuple):
+    """Why a Producer is Failed now: the Ready condition's reason and message."""
+
+    reason: str
+    message: str
+
+
+def phase(spec: ProducerSpec, ready_replicas: int, completed: bool, error: Problem | None) -> str:
     """Pending, Running, Paused, Stopped, Completed or Failed."""
     if error is not None:
         return "Failed"
@@ -29,19 +36,37 @@ def phase(spec: ProducerSpec, ready_replicas: int, completed: bool, error: str |
     return "Paused" if spec.state == "Paused" else "Running"
 
 
-def pod_error(pods: list[Mapping[str, Any]]) -> str | None:
+def pod_error(pods: list[Mapping[str, Any]]) -> Problem | None:
     """The first reason, among the pods' containers, that the producer cannot run."""
     for pod in pods:
         for container in (pod.get("status") or {}).get("containerStatuses") or []:
             waiting = (container.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in FAILING_REASONS:
-                return f"{waiting['reason']}: {waiting.get('message', '').strip()}".rstrip(": ")
+                message = f"{waiting['reason']}: {waiting.get('message', '').strip()}".rstrip(": ")
+                return Problem("CannotRun", message)
     return None
 
 
-def delivery_error(count: int) -> str | None:
-    """A message when the producers failed to deliver messages (Kafka unreachable for long, for instance)."""
-    return f"{count} messages not delivered to Kafka (is bootstrapServers reachable?)" if count else None
+def recent_delivery_errors(total: int | None, previous_total: int | None) -> int:
+    """Messages the pods failed to deliver since the last observation: the growth of their counter.
+
+    ``total`` is None when no pod could be scraped; pods that restarted count from 0 again.
+    """
+    if total is None:
+        return 0
+    if previous_total is None or total < previous_total:
+        return total
+    return total - previous_total
+
+
+def delivery_error(recent: int) -> Problem | None:
+    """Failed while messages are not delivered (Kafka unreachable, for instance); clears once they are."""
+    if not recent:
+        return None
+    return Problem(
+        "DeliveryFailing",
+        f"{recent} messages not delivered to Kafka since the last check (is bootstrapServers reachable?)",
+    )
 
 
 def _ready_condition(
@@ -67,24 +92,31 @@ def status(
     generation: int,
     ready_replicas: int,
     events_sent: int | None,
+    delivery_errors: int | None,
     completed: bool,
-    error: str | None,
+    error: Problem | None,
     previous: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The status to write for a valid spec."""
+    """The status to write for a valid spec; ``events_sent`` and ``delivery_errors`` are the pods'
+    counters (None when unknown)."""
     current_phase = phase(spec, ready_replicas, completed, error)
     ready = current_phase in ("Running", "Paused", "Stopped", "Completed")
-    reason = {"Failed": "CannotRun", "Pending": "Reconciling"}.get(current_phase, current_phase)
-    message = error or f"{ready_replicas}/{spec.pods} producer pods ready, state {spec.state}"
+    if error is not None:
+        reason, message = error
+    else:
+        reason = "Reconciling" if current_phase == "Pending" else current_phase
+        message = f"{ready_replicas}/{spec.pods} producer pods ready, state {spec.state}"
     result: dict[str, Any] = {
         "phase": current_phase,
         "observedGeneration": generation,
         "readyReplicas": ready_replicas,
         "conditions": [_ready_condition(ready, reason, message, generation, previous)],
-        "lastError": error or "",
+        "lastError": error.message if error else "",
     }
     if events_sent is not None:
         result["eventsSent"] = events_sent
+    if delivery_errors is not None:
+        result["deliveryErrors"] = delivery_errors
     return result
 
 

@@ -1,0 +1,61 @@
+"""A job started before Kafka exists waits for it, as on a new cluster where Strimzi takes minutes."""
+
+import time
+import uuid
+
+import pytest
+from events_for_tests import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels
+from support import CollectedOutput, start_ctr, wait_for
+from test_job import comparable, job_args, stop_job, wait_for_results
+
+from ctr.broker import EmbeddedBroker, free_port
+from ctr.reference import reference_ctr
+from ctr.topics import TopicNames
+
+#: The broker comes up this long after the job started waiting for it.
+BROKER_LATE_BY = 30.0
+
+
+@pytest.mark.slow
+def test_a_job_started_before_kafka_waits_then_counts_exactly(tmp_path):
+    port = free_port()
+    topics = TopicNames.with_suffix(uuid.uuid4().hex[:8])
+    job = CollectedOutput(start_ctr(*job_args(f"127.0.0.1:{port}", topics, tmp_path, "--kafka-wait", "3m")))
+    broker = EmbeddedBroker(port=port, log_path=tmp_path / "tansu.log")
+    try:
+        line = job.wait_for_stderr(
+            lambda text: "waiting for Kafka" in text, 60, "the job to say what it waits for"
+        )
+        assert f"127.0.0.1:{port}" in line
+        waiting_since = time.monotonic()
+        wait_for(
+            lambda: time.monotonic() - waiting_since >= BROKER_LATE_BY,
+            BROKER_LATE_BY + 5,
+            "the broker's delay",
+        )
+        assert job.process.poll() is None, "the job gave up before its --kafka-wait"
+        broker.start()
+        broker.create_topics(topics.all())
+        events = hard_cases(seed=3)
+        produce(broker, topics, events)
+        produce_sentinels(broker, topics, events)
+        expected = reference_ctr(events.plain_impressions(), events.plain_clicks(), WINDOW_MS, JOIN_BOUND_MS)
+        rows = wait_for_results(tmp_path / "results", expected, job)
+        stop_job(job)
+    finally:
+        if job.process.poll() is None:
+            job.process.kill()
+        broker.stop()
+    assert comparable(rows) == comparable(expected)
+
+
+def test_a_job_whose_kafka_never_comes_gives_up_after_its_wait_saying_so(tmp_path):
+    topics = TopicNames.with_suffix(uuid.uuid4().hex[:8])
+    started = time.monotonic()
+    job = CollectedOutput(
+        start_ctr(*job_args(f"127.0.0.1:{free_port()}", topics, tmp_path, "--kafka-wait", "15s"))
+    )
+    assert job.finish(60) == 1
+    assert time.monotonic() - started < 55
+    stderr = "".join(job.stderr)
+    assert "waiting for Kafka" in stderr and "raise --kafka-wait" in stderr
