@@ -287,3 +287,39 @@ def test_readme_states_the_memory_the_release_requests(release_chart):
     small = requested_memory(render(release_chart, *VARIANTS["small"]))
     assert f"request {default / 1024:.1f} GiB" in readme and f"request {small / 1024:.1f} GiB" in readme
     assert small + 1024 <= 4096, "the small profile fits Docker's 4 GiB with kind's node"
+
+
+def test_the_kafka_version_is_one_the_installed_strimzi_runs(release):
+    _, documents = release
+    version = next(d for d in documents if d["kind"] == "Kafka")["spec"]["kafka"]["version"]
+    operator = next(
+        d
+        for d in documents
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "strimzi-cluster-operator"
+    )
+    env = {
+        e["name"]: e.get("value", "") for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    supported = re.findall(r"^\s*(\d+\.\d+\.\d+)=", env["STRIMZI_KAFKA_IMAGES"], re.M)
+    assert version in supported, f"Kafka {version} is not one of {supported}"
+
+
+def test_the_job_role_grants_what_the_flink_operator_s_own_job_role_does(release):
+    _, documents = release
+    roles = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Role"}
+
+    def verbs(role: dict) -> dict[tuple[str, str], set[str]]:
+        return {
+            (group, resource): set(rule["verbs"])
+            for rule in role["rules"]
+            for group in rule["apiGroups"]
+            for resource in rule["resources"]
+        }
+
+    assert verbs(roles[f"{RELEASE}-flink"]) == verbs(roles["flink"])
+
+
+def test_kafka_creates_no_topic_a_client_asks_for(release):
+    _, documents = release
+    kafka = next(d for d in documents if d["kind"] == "Kafka")
+    assert kafka["spec"]["kafka"]["config"]["auto.create.topics.enable"] is False
