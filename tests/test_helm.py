@@ -5,7 +5,6 @@ a temporary copy of the chart with the dependencies stripped from Chart.yaml: ou
 exactly as they are, without the operators' charts.
 """
 
-import copy
 import re
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from crd_schemas import served_schema, strict
 from helm_tool import helm_binary
 
 from ctr import topics
@@ -120,37 +120,6 @@ def test_builtin_objects_validate_for_kubernetes_1_30(helm, chart, variant, tmp_
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def strict(schema: dict) -> dict:
-    """The schema with unknown fields rejected, as the API server does with strict field validation."""
-    schema = copy.deepcopy(schema)
-
-    def walk(node):
-        if isinstance(node, dict):
-            if (
-                "properties" in node
-                and "additionalProperties" not in node
-                and not node.get("x-kubernetes-preserve-unknown-fields")
-            ):
-                node["additionalProperties"] = False
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(schema)
-    return schema
-
-
-def served_schema(crd_document: dict, api_version: str) -> dict:
-    version = api_version.split("/")[1]
-    return next(
-        v["schema"]["openAPIV3Schema"]
-        for v in crd_document["spec"]["versions"]
-        if v["name"] == version and v["served"]
-    )
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))

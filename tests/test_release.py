@@ -7,7 +7,6 @@ namespace and name, and everything a pod or a custom resource refers to is rende
 by an operator the chart installs.
 """
 
-import copy
 import re
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from crd_schemas import served_schema, strict
 from helm_tool import helm_binary
 
 from ctr_operator import crd
@@ -128,24 +128,6 @@ def test_built_in_objects_validate_for_the_chart_s_kubernetes_floor(release, tmp
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _strict(schema: dict) -> dict:
-    """The schema with unknown fields rejected, as the API server does with strict field validation."""
-    schema = copy.deepcopy(schema)
-
-    def walk(node: dict) -> None:
-        if isinstance(node, dict):
-            if "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields"):
-                node.setdefault("additionalProperties", False)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(schema)
-    return schema
-
-
 def test_custom_resources_validate_against_their_definitions(release):
     _, documents = release
     definitions = {
@@ -159,10 +141,8 @@ def test_custom_resources_validate_against_their_definitions(release):
             continue
         assert document["kind"] in definitions, f"no definition to check {document['kind']} against"
         definition = definitions[document["kind"]]
-        version = document["apiVersion"].split("/")[1]
         assert group == definition["spec"]["group"]
-        served = next(v for v in definition["spec"]["versions"] if v["name"] == version and v["served"])
-        schema = _strict(served["schema"]["openAPIV3Schema"]["properties"]["spec"])
+        schema = strict(served_schema(definition, document["apiVersion"])["properties"]["spec"])
         errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(document["spec"]), key=str)
         assert not errors, f"{document['kind']} {document['metadata']['name']}: " + "; ".join(
             f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5]

@@ -1,0 +1,35 @@
+"""Custom resources checked as the API server checks them: a CRD's served schema, applied strictly."""
+
+import copy
+
+
+def strict(schema: dict) -> dict:
+    """The schema with unknown fields rejected, as the API server does with strict field validation."""
+    schema = copy.deepcopy(schema)
+
+    def walk(node):
+        if isinstance(node, dict):
+            if (
+                "properties" in node
+                and "additionalProperties" not in node
+                and not node.get("x-kubernetes-preserve-unknown-fields")
+            ):
+                node["additionalProperties"] = False
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return schema
+
+
+def served_schema(crd_document: dict, api_version: str) -> dict:
+    """The OpenAPI schema a CRD serves for ``api_version`` (group/version)."""
+    version = api_version.split("/")[1]
+    return next(
+        v["schema"]["openAPIV3Schema"]
+        for v in crd_document["spec"]["versions"]
+        if v["name"] == version and v["served"]
+    )
