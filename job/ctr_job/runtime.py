@@ -27,6 +27,8 @@ def _ms(seconds: float) -> str:
 #: collector gave the job about 1.4 times the throughput of the default G1 (docs/benchmarks.md).
 #: A GC named in ``JVM_ARGS`` wins.
 LOCAL_GC = "-XX:+UseParallelGC"
+#: Flink's own Prometheus reporter (the FlinkDeployment names the same factory).
+PROMETHEUS_REPORTER = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
 
 
 def prepare_jvm_environment(log_dir: Path, level: str, tmp_dir: Path) -> None:
@@ -52,7 +54,7 @@ def prometheus_reporter(port: int) -> dict[str, str]:
     """Flink's own Prometheus reporter on ``port`` (its jar is in Flink's plugins folder: PyFlink's, the
     image's)."""
     return {
-        "metrics.reporter.prom.factory.class": "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+        "metrics.reporter.prom.factory.class": PROMETHEUS_REPORTER,
         "metrics.reporter.prom.port": str(port),
     }
 

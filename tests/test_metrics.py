@@ -1,0 +1,255 @@
+"""Every part's Prometheus endpoint, scraped in a real run here: the job on its mini-cluster, the
+producer against the broker, the operator against kmock; and the Grafana dashboard's queries, whose
+series must be ones these parts expose."""
+
+import json
+import re
+import signal
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+from published_run import scrape
+from support import CollectedOutput, read_topic, start_ctr, summary_of, wait_for, write_atomically
+
+from ctr.broker import free_port
+from ctr.reference import CtrRow
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD = ROOT / "helm" / "dashboards" / "ctr.json"
+
+#: The series each part exposes and the dashboard may use; each scrape test below finds all of its part's.
+JOB_SERIES = {
+    "flink_taskmanager_job_task_operator_numRecordsIn",
+    "flink_taskmanager_job_task_operator_numRecordsOut",
+    "flink_taskmanager_job_task_operator_watermarkLag",
+    "flink_taskmanager_job_task_operator_currentEmitEventTimeLag",
+    "flink_taskmanager_job_task_operator_campaign_ctr",
+    "flink_jobmanager_job_lastCheckpointDuration",
+    "flink_jobmanager_job_lastCheckpointSize",
+    "flink_jobmanager_job_numberOfCompletedCheckpoints",
+    "flink_jobmanager_job_numberOfFailedCheckpoints",
+    "flink_jobmanager_job_numRestarts",
+}
+PRODUCER_SERIES = {
+    "ctr_producer_impressions_total",
+    "ctr_producer_clicks_total",
+    "ctr_producer_clicks_dropped_total",
+    "ctr_producer_delivery_errors_total",
+    "ctr_producer_config_errors_total",
+    "ctr_producer_pending_clicks",
+    "ctr_producer_target_impressions_per_second",
+    "ctr_producer_achieved_impressions_per_second",
+    "ctr_producer_run_completed",
+}
+OPERATOR_SERIES = {
+    "ctr_operator_reconciliations_total",
+    "ctr_operator_reconcile_errors_total",
+    "ctr_operator_reconcile_duration_seconds_bucket",
+    "ctr_operator_reconcile_duration_seconds_count",
+    "ctr_operator_reconcile_duration_seconds_sum",
+    "ctr_operator_producers",
+}
+PROMQL_WORDS = {"sum", "max", "min", "avg", "by", "without", "rate", "increase", "irate", "time"}
+
+
+def samples(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """(name, labels, value) of every sample of a Prometheus text exposition."""
+    return [
+        (sample.name, sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    ]
+
+
+def dashboard_queries() -> list[str]:
+    return [
+        target["expr"] for panel in json.loads(DASHBOARD.read_text())["panels"] for target in panel["targets"]
+    ]
+
+
+def dashboard_selectors() -> list[tuple[str, dict[str, str]]]:
+    """Every series selector of the dashboard's queries: (name, {label: regex})."""
+    found = []
+    for expr in dashboard_queries():
+        expr = re.sub(r"\[[^\]]*\]", "", expr)
+        expr = re.sub(r"\b(by|without)\s*\([^)]*\)", "", expr)
+        for name, matchers in re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?", expr):
+            if name not in PROMQL_WORDS:
+                found.append((name, dict(re.findall(r'(\w+)=~"([^"]*)"', matchers))))
+    return found
+
+
+def test_the_dashboard_queries_only_series_the_parts_expose():
+    selectors = dashboard_selectors()
+    assert len(selectors) >= 15
+    unknown = {name for name, _ in selectors} - (JOB_SERIES | PRODUCER_SERIES | OPERATOR_SERIES)
+    assert not unknown, f"the dashboard queries series no part exposes: {unknown}"
+
+
+def test_the_dashboard_ships_as_a_configmap_for_grafana_s_sidecar():
+    values = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["metrics"]["dashboard"]
+    assert values["enabled"] is False and values["labels"] == {"grafana_dashboard": "1"}
+    template = (ROOT / "helm" / "templates" / "monitoring" / "dashboard.yaml").read_text()
+    assert '.Files.Get "dashboards/ctr.json"' in template
+
+
+@pytest.mark.slow
+def test_job_metrics_count_what_was_sent(published_run):
+    scraped = samples(published_run["metrics"])
+    names = {name for name, _, _ in scraped}
+    assert JOB_SERIES <= names, JOB_SERIES - names
+
+    def values(name: str, **regexes: str) -> list[float]:
+        return [
+            value
+            for found, labels, value in scraped
+            if found == name and all(re.fullmatch(rx, labels.get(key, "")) for key, rx in regexes.items())
+        ]
+
+    topics = published_run["topics"]
+    for table, topic in (("impressions", topics.impressions), ("clicks", topics.clicks)):
+        records = values(
+            "flink_taskmanager_job_task_operator_numRecordsOut", operator_name=f"Source:_{table}_.*"
+        )
+        assert sum(records) == published_run["sent"][topic], f"records read from {topic}"
+    dead_letters = values(
+        "flink_taskmanager_job_task_operator_numRecordsIn", operator_name="dead_letters.*Writer"
+    )
+    from events_for_tests import malformed_count
+
+    assert sum(dead_letters) == malformed_count()
+    to_topic = values(
+        "flink_taskmanager_job_task_operator_numRecordsIn", operator_name="ctr_results_topic.*Writer"
+    )
+    assert sum(to_topic) == len(published_run["expected"])
+    assert values("flink_jobmanager_job_numberOfCompletedCheckpoints")[0] >= 1
+    assert values("flink_jobmanager_job_numberOfFailedCheckpoints") == [0]
+    assert values("flink_jobmanager_job_numRestarts") == [0]
+    assert values("flink_jobmanager_job_lastCheckpointDuration")[0] >= 0
+    assert values("flink_jobmanager_job_lastCheckpointSize")[0] > 0
+    lags = values("flink_taskmanager_job_task_operator_watermarkLag", operator_name="Source:.*")
+    assert len(lags) == 2 and all(lag > 0 for lag in lags)
+    last_window: dict[str, CtrRow] = {}
+    for row in sorted(published_run["expected"], key=lambda row: row.window_start):
+        last_window[row.campaign_id] = row
+    gauges = {
+        labels["campaign"]: value
+        for name, labels, value in scraped
+        if name == "flink_taskmanager_job_task_operator_campaign_ctr"
+    }
+    assert gauges == pytest.approx({campaign: row.ctr for campaign, row in last_window.items()})
+    for name, regexes in dashboard_selectors():
+        if name in JOB_SERIES:
+            assert values(name, **regexes), f"the dashboard's {name}{regexes} matches no series of the job"
+
+
+def test_producer_metrics_count_what_was_sent(broker, topics, tmp_path):
+    """Counters equal the messages on the topics once the producer is paused and its clicks are sent."""
+    config = tmp_path / "live.yaml"
+    config.write_text("rate: 200\nstate: Running\n")
+    port = free_port()
+    producer = CollectedOutput(
+        start_ctr(
+            "produce",
+            "--bootstrap-servers",
+            broker.bootstrap_servers,
+            "--impressions-topic",
+            topics.impressions,
+            "--clicks-topic",
+            topics.clicks,
+            "--max-click-delay",
+            "1s",
+            "--config-file",
+            str(config),
+            "--metrics-port",
+            str(port),
+            "--progress-interval",
+            "200ms",
+        )
+    )
+    try:
+
+        def metric(name: str) -> float:
+            try:
+                text = scrape(port)
+            except OSError:
+                return -1.0
+            return next((value for found, _, value in samples(text) if found == name), -1.0)
+
+        wait_for(lambda: metric("ctr_producer_impressions_total") >= 300, 30, "300 impressions", 0.2)
+        assert metric("ctr_producer_target_impressions_per_second") == 200
+        assert 100 <= metric("ctr_producer_achieved_impressions_per_second") <= 300
+        write_atomically(config, "rate: 200\nstate: Paused\n")
+        wait_for(
+            lambda: (
+                metric("ctr_producer_target_impressions_per_second") == 0
+                and metric("ctr_producer_pending_clicks") == 0
+            ),
+            30,
+            "the paused producer to send its scheduled clicks",
+            0.2,
+        )
+        scraped = samples(scrape(port))
+        names = {name for name, _, _ in scraped}
+        assert PRODUCER_SERIES <= names, PRODUCER_SERIES - names
+        counts = {name: value for name, _, value in scraped}
+    finally:
+        producer.process.send_signal(signal.SIGTERM)
+    assert producer.finish(60) == 0
+    summary = summary_of("".join(producer.stdout))
+    impressions, clicks = counts["ctr_producer_impressions_total"], counts["ctr_producer_clicks_total"]
+    assert (impressions, clicks) == (summary["impressions"], summary["clicks"])
+    assert len(read_topic(broker, topics.impressions, int(impressions))) == impressions
+    assert len(read_topic(broker, topics.clicks, int(clicks))) == clicks
+    assert (
+        counts["ctr_producer_delivery_errors_total"] == 0 and counts["ctr_producer_config_errors_total"] == 0
+    )
+
+
+@pytest.mark.asyncio
+async def test_operator_metrics_against_kmock(kmock, tmp_path):
+    from test_operator_e2e import create_producer, emulated_cluster, eventually
+
+    api = emulated_cluster(kmock, tmp_path)
+    port = free_port()
+    operator = start_ctr(
+        "operator",
+        env={
+            "KUBECONFIG": str(api.kubeconfig),
+            "CTR_NAMESPACES": api.namespace,
+            "CTR_RESYNC_INTERVAL": "1s",
+            "CTR_BOOTSTRAP_SERVERS": "kafka:9092",
+            "CTR_METRICS_PORT": str(port),
+        },
+    )
+    output = CollectedOutput(operator)
+    try:
+        await create_producer(api, "one")
+        await create_producer(api, "two")
+        await create_producer(api, "bad", campaigns="a", campaignWeights="1,2")
+
+        async def scraped() -> dict | None:
+            try:
+                found = samples(scrape(port))
+            except OSError:
+                return None
+            phases = {
+                labels["phase"]: value for name, labels, value in found if name == "ctr_operator_producers"
+            }
+            return found if phases.get("Pending") == 2 and phases.get("Failed") == 1 else None
+
+        found = await eventually(scraped, "two Pending and one Failed Producer in the operator's metrics")
+    finally:
+        operator.send_signal(signal.SIGTERM)
+    assert output.finish(30) == 0, "".join(output.stderr)[-2000:]
+    names = {name for name, _, _ in found}
+    assert OPERATOR_SERIES <= names, OPERATOR_SERIES - names
+    counts = {name: value for name, labels, value in found if not labels}
+    assert counts["ctr_operator_reconciliations_total"] >= 3
+    assert counts["ctr_operator_reconcile_errors_total"] >= 1
+    assert (
+        counts["ctr_operator_reconcile_duration_seconds_count"]
+        == counts["ctr_operator_reconciliations_total"]
+    )
