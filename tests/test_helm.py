@@ -238,6 +238,7 @@ def test_topics_equal_the_code(helm, chart):
         "impressions": (topics.IMPRESSIONS, topics.DEFAULT_PARTITIONS),
         "clicks": (topics.CLICKS, topics.DEFAULT_PARTITIONS),
         "dlq": (topics.DLQ, topics.DEFAULT_PARTITIONS),
+        "results": (topics.RESULTS, topics.DEFAULT_PARTITIONS),
     }
     rendered = {
         d["spec"]["topicName"]: d["spec"]["partitions"]

@@ -7,7 +7,9 @@ import re
 import signal
 from pathlib import Path
 
+import jsonschema
 import pytest
+import test_helm
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from published_run import scrape
@@ -51,6 +53,8 @@ OPERATOR_SERIES = {
     "ctr_operator_reconcile_duration_seconds_sum",
     "ctr_operator_producers",
 }
+#: The chart fixtures of tests/test_helm.py (helm's binary, the chart without its dependencies).
+helm, chart = test_helm.helm, test_helm.chart
 PROMQL_WORDS = {"sum", "max", "min", "avg", "by", "without", "rate", "increase", "irate", "time"}
 
 
@@ -253,3 +257,61 @@ async def test_operator_metrics_against_kmock(kmock, tmp_path):
         counts["ctr_operator_reconcile_duration_seconds_count"]
         == counts["ctr_operator_reconciliations_total"]
     )
+
+
+MONITORING = ["--set", "metrics.podMonitors.enabled=true", "--set", "metrics.dashboard.enabled=true"]
+
+
+def test_pod_monitors_validate_against_the_upstream_crd(helm, chart):
+    upstream_file = test_helm.SHARED_CRDS / "prometheus-operator-monitoring.coreos.com_podmonitors.yaml"
+    if not upstream_file.is_file():
+        pytest.skip(f"the upstream PodMonitor CRD is not here ({upstream_file} is absent)")
+    upstream = yaml.safe_load(upstream_file.read_text())
+    assert not [d for d in test_helm.render(helm, chart) if d["kind"] in ("PodMonitor", "ConfigMap")], (
+        "off by default"
+    )
+    monitors = [d for d in test_helm.render(helm, chart, *MONITORING) if d["kind"] == "PodMonitor"]
+    assert {m["metadata"]["name"] for m in monitors} == {"ctr-job", "ctr-operator", "ctr-producers"}
+    schema = test_helm.strict(
+        test_helm.served_schema(upstream, monitors[0]["apiVersion"])["properties"]["spec"]
+    )
+    for monitor in monitors:
+        assert monitor["apiVersion"].split("/")[0] == upstream["spec"]["group"]
+        errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(monitor["spec"]), key=str)
+        assert not errors, f"{monitor['metadata']['name']}: " + "; ".join(e.message for e in errors[:5])
+
+
+def test_every_pod_names_its_metrics_port_and_the_monitors_select_them(helm, chart):
+    from ctr.settings.models import OperatorSettings
+    from ctr_job.runtime import PROMETHEUS_REPORTER
+    from ctr_operator import desired
+    from ctr_operator.spec import ProducerSpec
+
+    documents = test_helm.render(helm, chart, *MONITORING, "--set", "producer.enabled=true")
+    values = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["metrics"]
+    flink = next(d for d in documents if d["kind"] == "FlinkDeployment")["spec"]
+    assert flink["flinkConfiguration"]["metrics.reporter.prom.factory.class"] == PROMETHEUS_REPORTER
+    assert flink["flinkConfiguration"]["metrics.reporter.prom.port"] == str(values["jobPort"])
+    args = flink["job"]["args"]
+    assert args[args.index("--metrics-port") + 1] == str(values["jobPort"])
+    assert args[args.index("--publish-results") + 1] == "true"
+    operator = next(d for d in documents if d["kind"] == "Deployment")["spec"]["template"]
+    pods = {
+        "job": (flink["podTemplate"], values["jobPort"]),
+        "operator": (operator, values["operatorPort"]),
+        "producers": (
+            desired.deployment("demo", ProducerSpec(), OperatorSettings())["spec"]["template"],
+            desired.METRICS_PORT,
+        ),
+    }
+    env = {e["name"]: e["value"] for e in operator["spec"]["containers"][0]["env"]}
+    assert env["CTR_METRICS_PORT"] == str(values["operatorPort"])
+    monitors = {
+        d["metadata"]["name"].removeprefix("ctr-"): d["spec"] for d in documents if d["kind"] == "PodMonitor"
+    }
+    for part, (pod, port) in pods.items():
+        assert monitors[part]["podMetricsEndpoints"][0]["port"] == "metrics"
+        ports = {p["name"]: p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+        assert ports.get("metrics") == port, part
+        labels = pod["metadata"]["labels"]
+        assert monitors[part]["selector"]["matchLabels"].items() <= labels.items(), part

@@ -140,7 +140,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Print the results; return the exit code."""
     if args.topic or args.follow:
-        return run_from_topic(parser, args, lambda rows, first: format_batch(rows, args.format, first))
+        return run_from_topic(
+            parser, args, FORMATTERS[args.format], lambda rows, first: format_batch(rows, args.format, first)
+        )
     output_dir = Path(args.dir or resolve(parser, args, ResultsSettings).output_dir)
     if not output_dir.is_dir():
         fail(parser, f"{output_dir} is not a directory")

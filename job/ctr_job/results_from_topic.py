@@ -28,10 +28,13 @@ def add_topic_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def run_from_topic(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, formatted: Callable[[list[CtrRow], bool], str]
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    whole: Callable[[list[CtrRow]], str],
+    batch: Callable[[list[CtrRow], bool], str],
 ) -> int:
-    """Print the topic's rows (``formatted(rows, first)``), and with ``--follow`` the new ones as they
-    come; return the exit code."""
+    """Print the topic's rows (``whole(rows)``), or with ``--follow`` the rows and then the new ones as
+    they come (``batch(rows, first)``); return the exit code."""
     if args.dir is not None or args.plot is not None:
         fail(parser, "--topic reads the results topic: give no directory and no --plot")
     if args.follow and not args.topic:
@@ -39,7 +42,7 @@ def run_from_topic(
     settings = resolve(parser, args, ResultsTopicSettings)
     try:
         if not args.follow:
-            print(formatted(read_topic_rows(settings.bootstrap_servers, settings.results_topic), True))
+            print(whole(read_topic_rows(settings.bootstrap_servers, settings.results_topic)))
             return 0
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -47,7 +50,7 @@ def run_from_topic(
         first = [True]
 
         def show(rows: list[CtrRow]) -> None:
-            print(formatted(rows, first[0]), flush=True)
+            print(batch(rows, first[0]), flush=True)
             first[0] = False
 
         follow_rows(settings.bootstrap_servers, settings.results_topic, stop, show)
