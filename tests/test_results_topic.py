@@ -5,9 +5,10 @@ import json
 import signal
 
 import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
 from events_for_tests import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels
 from published_run import results_from_topic
-from support import CollectedOutput, start_ctr, wait_for
+from support import CollectedOutput, read_topic, run_ctr, start_ctr, wait_for
 from test_job import comparable, job_args, stop_job
 
 from ctr.reference import CtrRow, reference_ctr
@@ -33,8 +34,6 @@ def test_rows_on_the_topic_and_in_the_files_agree_row_for_row(published_run):
 
 @pytest.mark.slow
 def test_records_are_keyed_by_campaign_and_window(published_run):
-    from support import read_topic
-
     topic = published_run["topics"].results
     messages = read_topic(published_run["broker"], topic, len(published_run["expected"]))
     for message in messages:
@@ -89,8 +88,6 @@ def test_reading_a_missing_topic_fails_clearly(broker):
 
 
 def test_follow_needs_topic_and_topic_takes_no_directory(tmp_path):
-    from support import run_ctr
-
     assert run_ctr("results", "--follow").returncode == 2
     result = run_ctr("results", str(tmp_path), "--topic")
     assert result.returncode == 2 and "--topic" in result.stderr
@@ -102,3 +99,62 @@ def test_follow_formats_print_the_header_once():
     assert format_batch([row], "csv", False) == "a,2026-01-01 00:00:00,2026-01-01 00:00:30,4,1,0.25"
     assert json.loads(format_batch([row, row], "json", False).splitlines()[1]) == row._asdict()
     assert "campaign" not in format_batch([row], "table", False)
+
+
+def _row_value(row: CtrRow) -> bytes:
+    return json.dumps(row._asdict()).encode()
+
+
+def test_reader_keeps_the_last_value_per_key_drops_tombstones_and_skips_bad_records(broker, topics):
+    first = CtrRow("a", "2026-01-01 00:00:00", "2026-01-01 00:00:30", 4, 1, 0.25)
+    updated = first._replace(clicks=2, ctr=0.5)
+    gone = first._replace(campaign_id="b")
+    producer = Producer({"bootstrap.servers": broker.bootstrap_servers})
+    for key, value in (
+        (b"a", _row_value(first)),
+        (b"b", _row_value(gone)),
+        (b"bad", b"not a row"),
+        (b"a", _row_value(updated)),
+        (b"b", None),
+    ):
+        producer.produce(topics.results, value, key, partition=0)
+    assert producer.flush(10) == 0
+    result = results_from_topic(broker, topics.results)
+    assert result.returncode == 0, result.stderr
+    assert rows_of(result.stdout) == [updated]
+    assert "skipped the record" in result.stderr and "not a CTR row" in result.stderr
+
+
+def test_tansu_read_committed_returns_aborted_records(broker, topics):
+    """What README says of the embedded broker: read_committed hides open transactions, not aborted ones."""
+    producer = Producer({"bootstrap.servers": broker.bootstrap_servers, "transactional.id": topics.results})
+    producer.init_transactions(10)
+    for value, commit in ((b"committed-1", True), (b"aborted", False), (b"committed-2", True)):
+        producer.begin_transaction()
+        producer.produce(topics.results, value, partition=0)
+        producer.flush(10)
+        (producer.commit_transaction if commit else producer.abort_transaction)(10)
+    producer.begin_transaction()
+    producer.produce(topics.results, b"open", partition=0)
+    producer.flush(10)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap_servers,
+            "group.id": topics.results,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
+    )
+    consumer.assign([TopicPartition(topics.results, 0, 0)])
+    seen = []
+    try:
+        for _ in range(100):
+            message = consumer.poll(1.0)
+            if message is not None and message.error() is not None:
+                break
+            if message is not None:
+                seen.append(message.value())
+    finally:
+        consumer.close()
+        producer.abort_transaction(10)
+    assert seen == [b"committed-1", b"aborted", b"committed-2"]
