@@ -42,6 +42,7 @@ VARIANTS = {
         "flink-kubernetes-operator.enabled=false",
     ],
     "producer": ["--set", "producer.enabled=true", "--set", "producer.spec.rate=250"],
+    "monitoring": ["--set", "metrics.podMonitors.enabled=true", "--set", "metrics.dashboard.enabled=true"],
 }
 UPSTREAM = {
     "Kafka": "strimzi-040-Crd-kafka.yaml",

@@ -260,7 +260,7 @@ async def test_operator_metrics_against_kmock(kmock, tmp_path):
     )
 
 
-MONITORING = ["--set", "metrics.podMonitors.enabled=true", "--set", "metrics.dashboard.enabled=true"]
+MONITORING = test_helm.VARIANTS["monitoring"]
 
 
 def test_pod_monitors_validate_against_the_upstream_crd(helm, chart):
