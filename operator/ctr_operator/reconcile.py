@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from ctr import metric_names as names
 from ctr.settings.models import OperatorSettings, validation_message
-from ctr_operator import crd, desired, metrics, status
+from ctr_operator import crd, desired, status
+from ctr_operator.metrics import measured
 from ctr_operator.spec import ProducerSpec
 
 log = logging.getLogger("ctr.operator")
@@ -168,7 +169,7 @@ def _write_status(
         )
 
 
-@metrics.measured
+@measured
 def reconcile(
     api_client: client.ApiClient, producer: Mapping[str, Any], operator: OperatorSettings
 ) -> dict[str, Any]:
