@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 import pytest
+from published_run import published_run  # noqa: F401  (a session fixture of two test modules)
 from support import fresh_topics
 
 from ctr.broker import EmbeddedBroker

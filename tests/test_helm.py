@@ -41,6 +41,7 @@ VARIANTS = {
         "flink-kubernetes-operator.enabled=false",
     ],
     "producer": ["--set", "producer.enabled=true", "--set", "producer.spec.rate=250"],
+    "monitoring": ["--set", "metrics.podMonitors.enabled=true", "--set", "metrics.dashboard.enabled=true"],
 }
 UPSTREAM = {
     "Kafka": "strimzi-040-Crd-kafka.yaml",
@@ -206,6 +207,7 @@ def test_topics_equal_the_code(helm, chart):
         "impressions": (topics.IMPRESSIONS, topics.DEFAULT_PARTITIONS),
         "clicks": (topics.CLICKS, topics.DEFAULT_PARTITIONS),
         "dlq": (topics.DLQ, topics.DEFAULT_PARTITIONS),
+        "results": (topics.RESULTS, topics.DEFAULT_PARTITIONS),
     }
     rendered = {
         d["spec"]["topicName"]: d["spec"]["partitions"]

@@ -250,11 +250,11 @@ def test_metrics_endpoint_and_sighup_reload(broker, topics, tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
             metrics = response.read().decode()
         for name in (
-            "impressions_total",
-            "clicks_total",
-            "delivery_errors_total",
-            "pending_clicks",
-            "target_rate",
+            "ctr_producer_impressions_total",
+            "ctr_producer_clicks_total",
+            "ctr_producer_delivery_errors_total",
+            "ctr_producer_pending_clicks",
+            "ctr_producer_target_impressions_per_second",
         ):
             assert f"\n{name} " in metrics, name
         stat = config.stat()

@@ -31,6 +31,9 @@ CHART_SETS_FOR_THE_JOB = {
     "job_jars",
     "restart_strategy",
     "kafka_wait",
+    "metrics_port",
+    "results_topic",
+    "publish_results",
 }
 
 

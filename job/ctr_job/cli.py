@@ -13,11 +13,18 @@ from ctr.durations import format_duration
 from ctr.logs import add_log_level_flag, configure_logging
 from ctr.settings.command_line import add_command, add_flags, resolve
 from ctr.settings.models import JobSettings
+from ctr_job.campaign_gauge import with_campaign_gauge
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.event_format import event_format_jar
 from ctr_job.jars import JarError, connector_jars
 from ctr_job.preflight import PreflightError, check_checkpoint, check_writable_dir, wait_for_topics
-from ctr_job.runtime import flink_configuration, prepare_jvm_environment, statement_set
+from ctr_job.results_topic import with_results_topic
+from ctr_job.runtime import (
+    flink_configuration,
+    prepare_jvm_environment,
+    put_reporter_on_classpath,
+    statement_set,
+)
 from ctr_job.sql import JobSql, statements
 
 log = logging.getLogger("ctr.job")
@@ -128,7 +135,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         restore_from = _restore_point(settings)
         wait_for_topics(
             settings.bootstrap_servers,
-            (settings.impressions_topic, settings.clicks_topic, settings.dlq_topic),
+            (settings.impressions_topic, settings.clicks_topic, settings.dlq_topic)
+            + ((settings.results_topic,) if settings.publish_results else ()),
             settings.kafka_wait,
         )
     except (JarError, PreflightError) as err:
@@ -136,6 +144,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 1
     tmp_dir = Path(settings.log_dir) / "tmp"
     prepare_jvm_environment(Path(settings.log_dir), settings.flink_log_level, tmp_dir)
+    if settings.metrics_port is not None:
+        put_reporter_on_classpath()
     try:
         return _run_flink(settings, flink_configuration(settings, jars, tmp_dir, restore_from), restore_from)
     finally:
@@ -150,7 +160,8 @@ def _run_flink(settings: JobSettings, configuration: dict[str, str], restore_fro
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        client = statement_set(configuration, *statements(job_sql(settings))).execute().get_job_client()
+        job = with_campaign_gauge(settings, *with_results_topic(settings, *statements(job_sql(settings))))
+        client = statement_set(configuration, *job).execute().get_job_client()
         print(
             f"ctr job: running {client.get_job_id()}{f' from {restore_from}' if restore_from else ''}; "
             f"results in {settings.output_dir}, Flink log in {settings.log_dir}",

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 from ctr.reference import CtrRow
 from ctr.settings.command_line import env_var, fail, resolve
 from ctr.settings.models import ResultsSettings
+from ctr_job.results_from_topic import add_topic_flags, run_from_topic
 
 PARTITION_PREFIX = "campaign_id="
 CSV_HEADER = list(CtrRow._fields)
@@ -76,6 +77,20 @@ def format_json(rows: Iterable[CtrRow]) -> str:
     return json.dumps([row._asdict() for row in rows], indent=2)
 
 
+FORMATTERS = {"table": format_table, "csv": format_csv, "json": format_json}
+
+
+def format_batch(rows: list[CtrRow], form: str, first: bool) -> str:
+    """Rows printed as they come (``--follow``): a table or CSV whose header only the first batch has,
+    or JSON lines."""
+    if form == "json":
+        return "\n".join(json.dumps(row._asdict()) for row in rows)
+    if form == "csv":
+        text = format_csv(rows).rstrip("\n")
+        return text if first else text.split("\n", 1)[1]
+    return format_table(rows, header=first)
+
+
 def plot(rows: list[CtrRow], path: Path) -> None:
     """Draw CTR per campaign over window start into the PNG ``path``."""
     import matplotlib
@@ -118,17 +133,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--plot", metavar="FILE.png", default=None, help="also draw CTR per campaign over time into this PNG"
     )
+    add_topic_flags(parser)
     parser.set_defaults(handler=lambda args: run(parser, args))
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Print the results; return the exit code."""
+    if args.topic or args.follow:
+        return run_from_topic(
+            parser, args, FORMATTERS[args.format], lambda rows, first: format_batch(rows, args.format, first)
+        )
     output_dir = Path(args.dir or resolve(parser, args, ResultsSettings).output_dir)
     if not output_dir.is_dir():
         fail(parser, f"{output_dir} is not a directory")
     rows = read_results(output_dir)
-    formatter = {"table": format_table, "csv": format_csv, "json": format_json}[args.format]
-    print(formatter(rows), file=sys.stdout)
+    print(FORMATTERS[args.format](rows), file=sys.stdout)
     if args.plot:
         plot(rows, Path(args.plot))
         print(f"plot written to {args.plot}", file=sys.stderr)

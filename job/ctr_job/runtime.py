@@ -27,6 +27,8 @@ def _ms(seconds: float) -> str:
 #: collector gave the job about 1.4 times the throughput of the default G1 (docs/benchmarks.md).
 #: A GC named in ``JVM_ARGS`` wins.
 LOCAL_GC = "-XX:+UseParallelGC"
+#: Flink's own Prometheus reporter (the FlinkDeployment names the same factory).
+PROMETHEUS_REPORTER = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
 
 
 def prepare_jvm_environment(log_dir: Path, level: str, tmp_dir: Path) -> None:
@@ -67,6 +69,28 @@ RESTART_STRATEGIES = {
 }
 
 
+def prometheus_reporter(port: int) -> dict[str, str]:
+    """Flink's own Prometheus reporter on ``port`` (its jar is in Flink's plugins folder: PyFlink's, the
+    image's)."""
+    return {
+        "metrics.reporter.prom.factory.class": PROMETHEUS_REPORTER,
+        "metrics.reporter.prom.port": str(port),
+    }
+
+
+def put_reporter_on_classpath() -> None:
+    """Put PyFlink's Prometheus reporter jar (its plugins folder) on the local JVM's classpath, where the
+    mini-cluster looks for reporters; PyFlink appends ``HADOOP_CLASSPATH`` to the classpath it builds.
+
+    Must run before the first PyFlink call starts the JVM.
+    """
+    import pyflink
+
+    jars = sorted((Path(pyflink.__file__).parent / "plugins" / "metrics-prometheus").glob("*.jar"))
+    given = os.environ.get("HADOOP_CLASSPATH", "")
+    os.environ["HADOOP_CLASSPATH"] = os.pathsep.join(part for part in (given, *map(str, jars)) if part)
+
+
 def flink_configuration(
     settings: JobSettings, jars: list[Path], tmp_dir: Path, restore_from: Path | None
 ) -> dict[str, str]:
@@ -90,6 +114,8 @@ def flink_configuration(
         **RESTART_STRATEGIES[settings.restart_strategy](settings.restart_attempts),
         "io.tmp.dirs": str(tmp_dir.resolve()),
     }
+    if settings.metrics_port is not None:
+        config.update(prometheus_reporter(settings.metrics_port))
     if jars:
         config["pipeline.jars"] = ";".join(path.resolve().as_uri() for path in jars)
     if restore_from is not None:

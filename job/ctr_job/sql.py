@@ -140,19 +140,24 @@ LEFT JOIN valid_clicks AS c
  AND c.event_time BETWEEN i.event_time AND i.event_time + {interval(sql.join_bound_ms)}"""
 
 
-def ctr_insert(sql: JobSql) -> str:
+def windows_view(sql: JobSql) -> str:
     """Tumbling windows on impression time per campaign: distinct impressions, distinct clicked ones, CTR."""
     return f"""
-INSERT INTO ctr_results
+CREATE TEMPORARY VIEW ctr_windows AS
 SELECT
-    DATE_FORMAT(window_start, 'yyyy-MM-dd HH:mm:ss'),
-    DATE_FORMAT(window_end, 'yyyy-MM-dd HH:mm:ss'),
-    COUNT(DISTINCT impr_id),
-    COUNT(DISTINCT clicked_impr_id),
-    CAST(COUNT(DISTINCT clicked_impr_id) AS DOUBLE) / COUNT(DISTINCT impr_id),
+    DATE_FORMAT(window_start, 'yyyy-MM-dd HH:mm:ss') AS window_start,
+    DATE_FORMAT(window_end, 'yyyy-MM-dd HH:mm:ss') AS window_end,
+    COUNT(DISTINCT impr_id) AS impressions,
+    COUNT(DISTINCT clicked_impr_id) AS clicks,
+    CAST(COUNT(DISTINCT clicked_impr_id) AS DOUBLE) / COUNT(DISTINCT impr_id) AS ctr,
     campaign_id
 FROM TABLE(TUMBLE(TABLE impressions_with_clicks, DESCRIPTOR(event_time), {interval(sql.window_ms)}))
 GROUP BY window_start, window_end, campaign_id"""
+
+
+def ctr_insert() -> str:
+    """Every window row into the CSV sink."""
+    return "INSERT INTO ctr_results SELECT * FROM ctr_windows"
 
 
 def statements(sql: JobSql) -> tuple[list[str], list[str]]:
@@ -163,11 +168,12 @@ def statements(sql: JobSql) -> tuple[list[str], list[str]]:
         valid_view("valid_impressions", "impressions", IMPRESSION_FIELDS),
         valid_view("valid_clicks", "clicks", CLICK_FIELDS),
         joined_view(sql),
+        windows_view(sql),
         dlq_table(sql),
         results_table(sql),
     ]
     inserts = [
-        ctr_insert(sql),
+        ctr_insert(),
         dead_letters_insert("impressions", sql.impressions_topic),
         dead_letters_insert("clicks", sql.clicks_topic),
     ]

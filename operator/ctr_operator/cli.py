@@ -35,8 +35,10 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     import kopf
 
     import ctr_operator.handlers  # noqa: F401  (registers the handlers)
+    from ctr_operator import metrics
 
     config = resolve(parser, args, OperatorSettings)
+    metrics.serve(config.metrics_port)
     options = kopf_options(config)
     kopf.run(memo=kopf.Memo(namespaces=options["namespaces"], config=config), **options)
     return 0

@@ -11,8 +11,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from ctr import metric_names as names
 from ctr.settings.models import OperatorSettings, validation_message
 from ctr_operator import crd, desired, status
+from ctr_operator.metrics import measured
 from ctr_operator.spec import ProducerSpec
 
 log = logging.getLogger("ctr.operator")
@@ -137,9 +139,9 @@ def observe_pods(api_client: client.ApiClient, name: str, namespace: str) -> Pod
         except OSError:
             continue
         scraped += 1
-        sent += int(metrics.get("impressions_total", 0) + metrics.get("clicks_total", 0))
-        completed = completed and metrics.get("completed", 0) == 1
-        errors += int(metrics.get("delivery_errors_total", 0))
+        sent += int(metrics.get(names.PRODUCER_IMPRESSIONS, 0) + metrics.get(names.PRODUCER_CLICKS, 0))
+        completed = completed and metrics.get(names.PRODUCER_COMPLETED, 0) == 1
+        errors += int(metrics.get(names.PRODUCER_DELIVERY_ERRORS, 0))
     return PodObservation(pods, sent if scraped else None, bool(scraped) and completed, errors)
 
 
@@ -167,6 +169,7 @@ def _write_status(
         )
 
 
+@measured
 def reconcile(
     api_client: client.ApiClient, producer: Mapping[str, Any], operator: OperatorSettings
 ) -> dict[str, Any]:

@@ -1,6 +1,8 @@
-"""The producer's Prometheus metrics."""
+"""The producer's Prometheus metrics, all under ``ctr_producer_``."""
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+from ctr import metric_names as names
 
 
 class ProducerMetrics:
@@ -8,21 +10,39 @@ class ProducerMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.impressions = Counter("impressions", "Impressions sent", registry=self.registry)
-        self.clicks = Counter("clicks", "Clicks sent", registry=self.registry)
+        registry = self.registry
+        self.impressions = Counter(
+            names.counter_name(names.PRODUCER_IMPRESSIONS), "Impressions sent", registry=registry
+        )
+        self.clicks = Counter(names.counter_name(names.PRODUCER_CLICKS), "Clicks sent", registry=registry)
+        self.clicks_dropped = Counter(
+            "ctr_producer_clicks_dropped", "Scheduled clicks dropped at the drain deadline", registry=registry
+        )
         self.delivery_errors = Counter(
-            "delivery_errors", "Messages the broker did not take", registry=self.registry
+            names.counter_name(names.PRODUCER_DELIVERY_ERRORS),
+            "Messages the broker did not take",
+            registry=registry,
+        )
+        self.config_errors = Counter(
+            "ctr_producer_config_errors", "Live settings documents rejected", registry=registry
         )
         self.pending_clicks = Gauge(
-            "pending_clicks", "Clicks scheduled and not yet sent", registry=self.registry
+            "ctr_producer_pending_clicks", "Clicks scheduled and not yet sent", registry=registry
         )
         self.target_rate = Gauge(
-            "target_rate", "Target impressions per second (0 while paused)", registry=self.registry
+            "ctr_producer_target_impressions_per_second",
+            "Target impressions per second (0 while paused)",
+            registry=registry,
+        )
+        self.achieved_rate = Gauge(
+            "ctr_producer_achieved_impressions_per_second",
+            "Impressions per second sent over the last progress interval",
+            registry=registry,
         )
         self.completed = Gauge(
-            "completed",
+            names.PRODUCER_COMPLETED,
             "1 once a bounded run (max events or duration) has sent everything",
-            registry=self.registry,
+            registry=registry,
         )
 
     def serve(self, port: int | None) -> None:

@@ -126,6 +126,7 @@ class TrafficProducer:
 
     def _on_config_error(self, message: str) -> None:
         self.summary.config_errors += 1
+        self.metrics.config_errors.inc()
         log.error("%s; keeping the current settings", message)
 
     def _send(self, topic: str, event: Event) -> None:
@@ -203,6 +204,7 @@ class TrafficProducer:
         elapsed = now - self._last_progress[0]
         achieved = (self.summary.impressions - self._last_progress[1]) / elapsed if elapsed > 0 else 0.0
         target = 0 if self.live.paused else self.live.rate
+        self.metrics.achieved_rate.set(achieved)
         print(
             f"[ctr produce] target {target:g}/s achieved {achieved:.1f}/s | "
             f"impressions {self.summary.impressions} clicks {self.summary.clicks} "
@@ -268,6 +270,7 @@ class TrafficProducer:
         if dropped:
             log.warning("dropped %d scheduled clicks not due before the drain deadline", dropped)
         self.summary.clicks_dropped += dropped
+        self.metrics.clicks_dropped.inc(dropped)
         self.metrics.pending_clicks.set(0)
 
     def _flush(self) -> None:

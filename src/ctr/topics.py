@@ -8,22 +8,24 @@ from dataclasses import dataclass
 IMPRESSIONS = "impressions"
 CLICKS = "clicks"
 DLQ = "ctr-dlq"
+RESULTS = "ctr-results"
 DEFAULT_PARTITIONS = 3
 
 
 @dataclass(frozen=True)
 class TopicNames:
-    """The three topic names one pipeline uses (tests give each run its own)."""
+    """The topic names one pipeline uses (tests give each run its own)."""
 
     impressions: str = IMPRESSIONS
     clicks: str = CLICKS
     dlq: str = DLQ
+    results: str = RESULTS
 
-    def all(self) -> tuple[str, str, str]:
+    def all(self) -> tuple[str, str, str, str]:
         """Return the names in creation order."""
-        return (self.impressions, self.clicks, self.dlq)
+        return (self.impressions, self.clicks, self.dlq, self.results)
 
     @classmethod
     def with_suffix(cls, suffix: str) -> "TopicNames":
         """Return the default names with ``-suffix`` appended to each."""
-        return cls(f"{IMPRESSIONS}-{suffix}", f"{CLICKS}-{suffix}", f"{DLQ}-{suffix}")
+        return cls(*(f"{name}-{suffix}" for name in (IMPRESSIONS, CLICKS, DLQ, RESULTS)))

@@ -18,6 +18,10 @@ BootstrapServers = Annotated[
 ImpressionsTopic = Annotated[Text, Field(topics.IMPRESSIONS, description="topic of impression events")]
 ClicksTopic = Annotated[Text, Field(topics.CLICKS, description="topic of click events")]
 DlqTopic = Annotated[Text, Field(topics.DLQ, description="dead-letter topic for malformed messages")]
+ResultsTopic = Annotated[
+    Text,
+    Field(topics.RESULTS, description="topic of the CTR rows: JSON, keyed by campaign and window, upserts"),
+]
 Partitions = Annotated[
     int, Field(topics.DEFAULT_PARTITIONS, ge=1, description="partitions of each topic created")
 ]
@@ -81,7 +85,9 @@ ConfigMap = Annotated[
 Namespace = Annotated[
     Text | None, Field(None, description="Kubernetes namespace of the config map (default: the pod's own)")
 ]
-MetricsPort = Annotated[Port | None, Field(None, description="serve Prometheus metrics on this port")]
+MetricsPort = Annotated[
+    Port | None, Field(None, description="serve Prometheus metrics on this port (none when unset)")
+]
 ProgressInterval = Annotated[
     Duration, Field(5.0, gt=0, description="how often to print a progress line to stderr")
 ]
@@ -173,6 +179,14 @@ JobJars = Annotated[
             "as in the job image), "
             "or paths a.jar,b.jar,c.jar"
         ),
+    ),
+]
+
+PublishResults = Annotated[
+    bool,
+    Field(
+        False,
+        description="also write every CTR row to results-topic (transactional where the broker supports it)",
     ),
 ]
 

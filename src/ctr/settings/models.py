@@ -138,12 +138,22 @@ class JobSettings(KafkaSettings):
     log_dir: f.LogDir
     flink_log_level: f.FlinkLogLevel
     job_jars: f.JobJars
+    results_topic: f.ResultsTopic
+    publish_results: f.PublishResults
+    metrics_port: f.MetricsPort
 
 
 class ResultsSettings(Settings):
     """``ctr results``: where the committed results are."""
 
     output_dir: f.OutputDir
+
+
+class ResultsTopicSettings(Settings):
+    """``ctr results --topic``: where the CTR rows' topic is."""
+
+    bootstrap_servers: f.BootstrapServers
+    results_topic: f.ResultsTopic
 
 
 class OperatorSettings(KafkaSettings):
@@ -153,6 +163,7 @@ class OperatorSettings(KafkaSettings):
     peering: f.Peering
     resync_interval: f.ResyncInterval
     producer_image: f.ProducerImage
+    metrics_port: f.MetricsPort
 
 
 #: The demo shows a known true CTR per campaign, at a rate the first windows fill quickly.
@@ -176,3 +187,4 @@ class DemoSettings(Settings):
     checkpoint_interval: f.CheckpointInterval
     idle_timeout: f.IdleTimeout
     parallelism: f.Parallelism
+    publish_results: f.PublishResults

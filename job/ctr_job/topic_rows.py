@@ -1,0 +1,114 @@
+"""The CTR rows read back from the results topic: an upsert stream, one row per (campaign, window).
+
+Read with ``isolation.level=read_committed`` from the earliest offset, with no consumer group offsets
+committed (each reader reads the whole topic). A key seen twice keeps its last value; a record with
+no value (a tombstone) removes its key; a record that is not a CTR row is reported and skipped.
+"""
+
+import json
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from ctr.reference import CtrRow
+
+POLL = 0.5
+METADATA_TIMEOUT = 10.0
+
+
+class TopicRowsError(RuntimeError):
+    """The results topic cannot be read (absent, or the broker does not answer)."""
+
+
+def _consumer(bootstrap_servers: str, topic: str) -> Consumer:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": f"ctr-results-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=METADATA_TIMEOUT)
+    except KafkaException as err:
+        consumer.close()
+        raise TopicRowsError(f"cannot reach {bootstrap_servers}: {err}") from err
+    found = metadata.topics.get(topic)
+    if found is None or found.error is not None or not found.partitions:
+        consumer.close()
+        raise TopicRowsError(f"topic {topic} does not exist on {bootstrap_servers}")
+    consumer.assign([TopicPartition(topic, partition, 0) for partition in found.partitions])
+    return consumer
+
+
+def _row(message: Message) -> CtrRow | None:
+    try:
+        value = json.loads(message.value())
+        return CtrRow(*(value[field] for field in CtrRow._fields))
+    except (ValueError, TypeError, KeyError) as err:
+        print(
+            f"ctr results: skipped the record at {message.topic()}[{message.partition()}] "
+            f"offset {message.offset()}, not a CTR row: {err!r}",
+            file=sys.stderr,
+        )
+        return None
+
+
+def _key(message: Message) -> bytes:
+    return message.key() or b""
+
+
+def changes(
+    bootstrap_servers: str, topic: str, follow: bool, stop: threading.Event
+) -> Iterator[list[CtrRow]]:
+    """Batches of rows new or changed since the last batch: the whole topic up to its end first, then,
+    with ``follow``, what comes until ``stop`` is set."""
+    consumer = _consumer(bootstrap_servers, topic)
+    partitions = len(consumer.assignment())
+    at_end: set[int] = set()
+    rows: dict[bytes, CtrRow] = {}
+    changed: dict[bytes, CtrRow] = {}
+    caught_up = False
+    try:
+        while not stop.is_set():
+            message = consumer.poll(POLL)
+            if message is not None and message.error() is not None:
+                if message.error().code() != KafkaError._PARTITION_EOF:
+                    raise TopicRowsError(f"reading {topic}: {message.error()}")
+                at_end.add(message.partition())
+            elif message is not None:
+                at_end.discard(message.partition())
+                key = _key(message)
+                if message.value() is None:
+                    rows.pop(key, None)
+                    changed.pop(key, None)
+                else:
+                    row = _row(message)
+                    if row is not None and rows.get(key) != row:
+                        rows[key] = changed[key] = row
+            caught_up = caught_up or len(at_end) == partitions
+            if caught_up and (changed or not follow):
+                yield sorted(changed.values(), key=lambda row: (row.window_start, row.campaign_id))
+                changed = {}
+                if not follow:
+                    return
+    finally:
+        consumer.close()
+
+
+def read_topic_rows(bootstrap_servers: str, topic: str) -> list[CtrRow]:
+    """Every row on the topic now (the last value of each key), sorted by window, then campaign."""
+    return next(changes(bootstrap_servers, topic, follow=False, stop=threading.Event()), [])
+
+
+def follow_rows(
+    bootstrap_servers: str, topic: str, stop: threading.Event, show: Callable[[list[CtrRow]], None]
+) -> None:
+    """Show the rows on the topic, then each new or changed row as it comes, until ``stop`` is set."""
+    for batch in changes(bootstrap_servers, topic, follow=True, stop=stop):
+        show(batch)

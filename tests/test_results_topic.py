@@ -1,0 +1,160 @@
+"""The CTR rows on the results topic: equal to the reference and to the CSV files, row for row, read
+back by ``ctr results --topic`` (once, and following as windows close)."""
+
+import json
+import signal
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from events_for_tests import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels
+from published_run import results_from_topic
+from support import CollectedOutput, read_topic, run_ctr, start_ctr, wait_for
+from test_job import comparable, job_args, stop_job
+
+from ctr.reference import CtrRow, reference_ctr
+from ctr_job.results import format_batch
+
+
+def rows_of(stdout: str) -> list[CtrRow]:
+    return [CtrRow(**row) for row in json.loads(stdout)]
+
+
+@pytest.mark.slow
+def test_rows_on_the_topic_equal_the_reference(published_run):
+    assert published_run["from_topic"].returncode == 0, published_run["from_topic"].stderr
+    on_topic = rows_of(published_run["from_topic"].stdout)
+    assert comparable(on_topic) == comparable(published_run["expected"])
+
+
+@pytest.mark.slow
+def test_rows_on_the_topic_and_in_the_files_agree_row_for_row(published_run):
+    on_topic = rows_of(published_run["from_topic"].stdout)
+    assert sorted(on_topic) == sorted(published_run["rows"])
+
+
+@pytest.mark.slow
+def test_records_are_keyed_by_campaign_and_window(published_run):
+    topic = published_run["topics"].results
+    messages = read_topic(published_run["broker"], topic, len(published_run["expected"]))
+    for message in messages:
+        key, value = json.loads(message.key()), json.loads(message.value())
+        assert key == {"campaign_id": value["campaign_id"], "window_start": value["window_start"]}
+        assert set(value) == set(CtrRow._fields)
+
+
+@pytest.mark.slow
+def test_follow_prints_rows_as_windows_close(broker, topics, tmp_path):
+    """``ctr results --topic --follow`` started before the job prints every row once its window closes."""
+    events = hard_cases(seed=4, count=200)
+    expected = reference_ctr(events.plain_impressions(), events.plain_clicks(), WINDOW_MS, JOIN_BOUND_MS)
+    follower = CollectedOutput(
+        start_ctr(
+            "results",
+            "--topic",
+            "--follow",
+            "--format",
+            "json",
+            "--bootstrap-servers",
+            broker.bootstrap_servers,
+            "--results-topic",
+            topics.results,
+        )
+    )
+    extra = ("--publish-results", "true", "--results-topic", topics.results)
+    job = CollectedOutput(start_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path, *extra)))
+    try:
+        produce(broker, topics, events)
+        produce_sentinels(broker, topics, events)
+
+        def printed() -> list[CtrRow]:
+            return [CtrRow(**json.loads(line)) for line in follower.stdout if line.strip()]
+
+        def complete() -> bool:
+            assert job.process.poll() is None, "".join(job.stderr)[-3000:]
+            assert follower.process.poll() is None, "".join(follower.stderr)[-3000:]
+            return len(printed()) >= len(expected)
+
+        wait_for(complete, 240, "every row printed by --follow", interval=0.5)
+    finally:
+        stop_job(job)
+        follower.process.send_signal(signal.SIGTERM)
+    assert follower.finish(30) == 0, "".join(follower.stderr)
+    assert comparable(printed()) == comparable(expected)
+
+
+def test_reading_a_missing_topic_fails_clearly(broker):
+    result = results_from_topic(broker, "no-such-topic")
+    assert result.returncode == 1 and "no-such-topic does not exist" in result.stderr
+
+
+def test_follow_needs_topic_and_topic_takes_no_directory(tmp_path):
+    assert run_ctr("results", "--follow").returncode == 2
+    result = run_ctr("results", str(tmp_path), "--topic")
+    assert result.returncode == 2 and "--topic" in result.stderr
+
+
+def test_follow_formats_print_the_header_once():
+    row = CtrRow("a", "2026-01-01 00:00:00", "2026-01-01 00:00:30", 4, 1, 0.25)
+    assert format_batch([row], "csv", True).splitlines()[0].startswith("campaign_id,")
+    assert format_batch([row], "csv", False) == "a,2026-01-01 00:00:00,2026-01-01 00:00:30,4,1,0.25"
+    assert json.loads(format_batch([row, row], "json", False).splitlines()[1]) == row._asdict()
+    assert "campaign" not in format_batch([row], "table", False)
+
+
+def _row_value(row: CtrRow) -> bytes:
+    return json.dumps(row._asdict()).encode()
+
+
+def test_reader_keeps_the_last_value_per_key_drops_tombstones_and_skips_bad_records(broker, topics):
+    first = CtrRow("a", "2026-01-01 00:00:00", "2026-01-01 00:00:30", 4, 1, 0.25)
+    updated = first._replace(clicks=2, ctr=0.5)
+    gone = first._replace(campaign_id="b")
+    producer = Producer({"bootstrap.servers": broker.bootstrap_servers})
+    for key, value in (
+        (b"a", _row_value(first)),
+        (b"b", _row_value(gone)),
+        (b"bad", b"not a row"),
+        (b"a", _row_value(updated)),
+        (b"b", None),
+    ):
+        producer.produce(topics.results, value, key, partition=0)
+    assert producer.flush(10) == 0
+    result = results_from_topic(broker, topics.results)
+    assert result.returncode == 0, result.stderr
+    assert rows_of(result.stdout) == [updated]
+    assert "skipped the record" in result.stderr and "not a CTR row" in result.stderr
+
+
+def test_tansu_read_committed_returns_aborted_records(broker, topics):
+    """What README says of the embedded broker: read_committed hides open transactions, not aborted ones."""
+    producer = Producer({"bootstrap.servers": broker.bootstrap_servers, "transactional.id": topics.results})
+    producer.init_transactions(10)
+    for value, commit in ((b"committed-1", True), (b"aborted", False), (b"committed-2", True)):
+        producer.begin_transaction()
+        producer.produce(topics.results, value, partition=0)
+        producer.flush(10)
+        (producer.commit_transaction if commit else producer.abort_transaction)(10)
+    producer.begin_transaction()
+    producer.produce(topics.results, b"open", partition=0)
+    producer.flush(10)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap_servers,
+            "group.id": topics.results,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
+    )
+    consumer.assign([TopicPartition(topics.results, 0, 0)])
+    seen = []
+    try:
+        for _ in range(100):
+            message = consumer.poll(1.0)
+            if message is not None and message.error() is not None:
+                break
+            if message is not None:
+                seen.append(message.value())
+    finally:
+        consumer.close()
+        producer.abort_transaction(10)
+    assert seen == [b"committed-1", b"aborted", b"committed-2"]
