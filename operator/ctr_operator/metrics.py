@@ -17,8 +17,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ctr.settings.models import OperatorSettings
+from ctr_operator.crd import PHASES
 
-PHASES = ("Pending", "Running", "Paused", "Stopped", "Completed", "Failed")
 STALE_RESYNCS = 3
 REGISTRY = CollectorRegistry()
 RECONCILIATIONS = Counter(
