@@ -16,6 +16,11 @@ class ProducerMetrics:
         self.pending_clicks = Gauge(
             "pending_clicks", "Clicks scheduled and not yet sent", registry=self.registry
         )
+        self.buffered = Gauge(
+            "buffered",
+            "Messages handed to the Kafka client and not yet acknowledged by the broker (waiting for it)",
+            registry=self.registry,
+        )
         self.target_rate = Gauge(
             "target_rate", "Target impressions per second (0 while paused)", registry=self.registry
         )
