@@ -5,6 +5,7 @@ The job's committed rows are compared with the reference computed from what is o
 afterwards (``ctr.reference.reference_ctr``).
 """
 
+import asyncio
 import re
 import signal
 import subprocess
@@ -24,6 +25,8 @@ from ctr.settings.models import ProducerSettings
 from ctr.topics import TopicNames
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.results import read_results
+from ctr_operator import desired
+from ctr_operator.spec import ProducerSpec
 from ctr_producer.traffic import TrafficModel
 
 WINDOW_MS = 5_000
@@ -164,7 +167,9 @@ def stop(process: CollectedOutput | None) -> None:
         process.finish(30)
 
 
-def rows_when_complete(work: Path, expected: list[CtrRow], job: CollectedOutput) -> list[CtrRow]:
+def rows_when_complete(
+    work: Path, expected: list[CtrRow], job: CollectedOutput, checkpoints: Path
+) -> list[CtrRow]:
     """The committed rows once every expected window is there and one more checkpoint completed."""
 
     def complete() -> bool:
@@ -172,19 +177,24 @@ def rows_when_complete(work: Path, expected: list[CtrRow], job: CollectedOutput)
         return len(read_results(work / "results")) >= len(expected)
 
     wait_for(complete, RESULT_TIMEOUT, "every window to be committed", interval=0.5)
-    last = latest_checkpoint(work / "checkpoints")
-    wait_for(lambda: latest_checkpoint(work / "checkpoints") != last, 60, "one more checkpoint", interval=0.2)
+    last = latest_checkpoint(checkpoints)
+    wait_for(lambda: latest_checkpoint(checkpoints) != last, 60, "one more checkpoint", interval=0.2)
     return read_results(work / "results")
 
 
 def finish_and_compare(
-    broker: EmbeddedBroker, topics: TopicNames, work: Path, job: CollectedOutput, at_least: int = 1
+    broker: EmbeddedBroker,
+    topics: TopicNames,
+    work: Path,
+    job: CollectedOutput,
+    at_least: int = 1,
+    checkpoints: Path | None = None,
 ) -> tuple[dict[str, int], list, list]:
     """With the producers stopped: the reference of the topics, the job's rows against it."""
     impressions, clicks = topic_events(broker, topics, at_least)
     expected = reference_ctr(impressions, clicks, WINDOW_MS, JOIN_BOUND_MS)
     close_every_window(broker, topics, impressions, clicks)
-    rows = rows_when_complete(work, expected, job)
+    rows = rows_when_complete(work, expected, job, checkpoints or work / "checkpoints")
     return compare(rows, expected), impressions, clicks
 
 
@@ -256,3 +266,292 @@ def test_producer_sigkill_loses_only_its_scheduled_clicks(broker, topics, tmp_pa
     assert duplicated([c.click_id for c in clicks]) == 0
     assert len(impressions) == len(on_topic_first) + second_summary["impressions"]
     assert figures["missing"] == figures["wrong"] == figures["twice"] == 0, figures
+
+
+def in_progress_files(results: Path) -> set[Path]:
+    """The part files a fired window writes before the checkpoint that commits them."""
+    return {path for path in results.rglob(".part-*") if "inprogress" in path.name}
+
+
+@pytest.mark.slow
+def test_job_killed_while_windows_fire_restores_exactly(broker, topics, tmp_path, capsys):
+    offsets = (0.0, 0.3, 0.7)
+    results = tmp_path / "results"
+    producer = CollectedOutput(start_ctr(*producer_args(broker.bootstrap_servers, topics, 200, 21)))
+    job = start_job(broker.bootstrap_servers, topics, tmp_path)
+    committed_at_kill = []
+    try:
+        for offset in offsets:
+            wait_for(
+                lambda: read_results(results) and latest_checkpoint(tmp_path / "checkpoints"),
+                RESULT_TIMEOUT,
+                "a committed window and a retained checkpoint",
+                interval=0.2,
+            )
+            seen = in_progress_files(results)
+            wait_for(
+                lambda seen=seen, job=job: (
+                    job.process.poll() is None and bool(in_progress_files(results) - seen)
+                ),
+                RESULT_TIMEOUT,
+                "a window to fire",
+                interval=0.02,
+            )
+            time.sleep(offset)
+            committed_at_kill.append(len(read_results(results)))
+            kill_jvm(job)
+            job = start_job(broker.bootstrap_servers, topics, tmp_path, "--from-checkpoint", "latest")
+        stop(producer)
+        assert producer.process.returncode == 0, "".join(producer.stderr)[-2000:]
+        figures, _, _ = finish_and_compare(broker, topics, tmp_path, job)
+    finally:
+        stop(producer)
+        stop(job)
+    report(
+        capsys,
+        "job SIGKILL while windows fire",
+        kills=len(offsets),
+        offsets_s="/".join(f"{offset:g}" for offset in offsets),
+        committed_rows_at_kills="/".join(map(str, committed_at_kill)),
+        **figures,
+    )
+    assert figures["missing"] == figures["wrong"] == figures["twice"] == 0, figures
+
+
+def flink_log(work: Path) -> str:
+    return "".join(path.read_text(errors="replace") for path in (work / "logs").glob("*.log"))
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 16 MiB tmpfs of the test's own (never the machine's disk), unmounted at the end."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "ctr-test", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount_point)], check=True)
+
+
+def fill(filesystem: Path) -> Path:
+    """Write one file until ``filesystem`` has no space left; return it."""
+    filler = filesystem / "filler"
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.mark.slow
+def test_full_checkpoint_storage_stops_commits_not_processing(
+    broker, topics, tmp_path, small_filesystem, capsys
+):
+    checkpoints = small_filesystem / "checkpoints"
+    producer = CollectedOutput(start_ctr(*producer_args(broker.bootstrap_servers, topics, 200, 31)))
+    job = start_job(broker.bootstrap_servers, topics, tmp_path, "--checkpoint-dir", str(checkpoints))
+    results = tmp_path / "results"
+    try:
+        wait_for(lambda: read_results(results), RESULT_TIMEOUT, "a committed window", interval=0.5)
+        filler = fill(small_filesystem)
+        wait_for(
+            lambda: _failed_checkpoints(tmp_path) >= 3,
+            120,
+            "three failed checkpoints",
+            interval=0.5,
+        )
+        committed_when_full = len(read_results(results))
+        written_when_full = _in_progress_bytes(results)
+        wait_for(lambda: _failed_checkpoints(tmp_path) >= 15, 120, "fifteen failed checkpoints", interval=0.5)
+        assert job.process.poll() is None, "".join(job.stderr)[-3000:]
+        committed_while_full = len(read_results(results))
+        written_while_full = _in_progress_bytes(results)
+        failed = _failed_checkpoints(tmp_path)
+        filler.unlink()
+        stop(producer)
+        assert producer.process.returncode == 0, "".join(producer.stderr)[-2000:]
+        figures, _, _ = finish_and_compare(broker, topics, tmp_path, job, checkpoints=checkpoints)
+    finally:
+        stop(producer)
+        stop(job)
+    report(
+        capsys,
+        "checkpoint storage full",
+        failed_checkpoints=failed,
+        committed_rows_when_full=committed_when_full,
+        committed_rows_while_full=committed_while_full,
+        uncommitted_bytes_written_while_full=written_while_full - written_when_full,
+        **figures,
+    )
+    assert committed_while_full == committed_when_full, "rows were committed without a checkpoint"
+    assert written_while_full > written_when_full, "the job stopped processing while checkpoints failed"
+    assert figures["missing"] == figures["wrong"] == figures["twice"] == 0, figures
+
+
+def _failed_checkpoints(work: Path) -> int:
+    return len(set(re.findall(r"Failed to trigger or complete checkpoint (\d+) ", flink_log(work))))
+
+
+def _in_progress_bytes(results: Path) -> int:
+    return sum(path.stat().st_size for path in in_progress_files(results) if path.exists())
+
+
+@pytest.fixture
+def durable_broker(tmp_path):
+    """A broker of the test's own whose topics are kept by a local S3 server."""
+    with EmbeddedBroker(data_dir=tmp_path / "broker", log_path=tmp_path / "tansu.log") as running:
+        yield running
+
+
+@pytest.mark.slow
+def test_broker_outage_loses_nothing(durable_broker, tmp_path, capsys):
+    rate, outage = 1000, 30.0
+    topics = TopicNames.with_suffix("outage")
+    durable_broker.create_topics(topics.all())
+    bootstrap = durable_broker.bootstrap_servers
+    producer = CollectedOutput(start_ctr(*producer_args(bootstrap, topics, rate, 41)))
+    job = start_job(bootstrap, topics, tmp_path)
+    results = tmp_path / "results"
+    try:
+        wait_for(lambda: read_results(results), RESULT_TIMEOUT, "a committed window", interval=0.5)
+        jvm_before = {p.pid for p in jvms(job)}
+        committed_before = len(read_results(results))
+        durable_broker.stop(keep_storage=True)
+        down_at = time.monotonic()
+        producer.wait_for_stderr(
+            lambda line: "waiting for the broker" in line, 30, "the producer to say it waits"
+        )
+        wait_for(lambda: time.monotonic() - down_at >= outage, outage + 5, "the outage to last", interval=0.5)
+        during = [line for line in progress_lines(producer)]
+        durable_broker.start()
+        restarted_at = time.monotonic()
+        wait_for(
+            lambda: progress_lines(producer)[-1].get("buffered", 0) < rate,
+            120,
+            "the producer's buffer to drain",
+            interval=0.2,
+        )
+        drained_after = time.monotonic() - restarted_at
+        wait_for(
+            lambda: len(read_results(results)) > committed_before + 3,
+            RESULT_TIMEOUT,
+            "commits after the outage",
+            interval=0.5,
+        )
+        stop(producer)
+        assert producer.process.returncode == 0, "".join(producer.stderr)[-3000:]
+        summary = summary_of("".join(producer.stdout))
+        figures, impressions, clicks = finish_and_compare(
+            durable_broker, topics, tmp_path, job, summary["impressions"]
+        )
+        jvm_after = {p.pid for p in jvms(job)}
+    finally:
+        stop(producer)
+        stop(job)
+    restarts = flink_log(tmp_path).count("switched from state RUNNING to RESTARTING")
+    report(
+        capsys,
+        "broker outage",
+        rate=rate,
+        outage_s=f"{outage:g}",
+        peak_buffered=max(line.get("buffered", 0) for line in during),
+        drained_after_s=f"{drained_after:.1f}",
+        impressions_sent=summary["impressions"],
+        impressions_on_topic=len(impressions),
+        clicks_sent=summary["clicks"],
+        clicks_on_topic=len(clicks),
+        delivery_errors=summary["delivery_errors"],
+        duplicate_impressions=duplicated([i.impr_id for i in impressions]),
+        duplicate_clicks=duplicated([c.click_id for c in clicks]),
+        job_restarts=restarts,
+        **figures,
+    )
+    assert jvm_after == jvm_before, "the job's JVM was restarted"
+    assert summary["delivery_errors"] == 0
+    assert len(impressions) == summary["impressions"] and len(clicks) == summary["clicks"]
+    assert duplicated([i.impr_id for i in impressions]) == duplicated([c.click_id for c in clicks]) == 0
+    assert figures["missing"] == figures["wrong"] == figures["twice"] == 0, figures
+
+
+async def _matches_spec(api, name: str) -> bool:
+    """The ConfigMap and the Deployment's replicas are what the Producer's current spec asks for."""
+    producer = await api.get(api.producers(name))
+    spec = ProducerSpec.model_validate(producer["spec"])
+    config_map, deployment = await api.get(api.config_map(name)), await api.get(api.deployment(name))
+    return (
+        bool(config_map and deployment)
+        and config_map["data"] == desired.config_map(name, spec)["data"]
+        and deployment["spec"]["replicas"] == spec.pods
+    )
+
+
+async def _kill_operator(operator: subprocess.Popen) -> str:
+    operator.send_signal(signal.SIGKILL)
+    output, _ = await asyncio.to_thread(operator.communicate, timeout=30)
+    return output
+
+
+@pytest.mark.asyncio
+async def test_operator_killed_mid_change_converges_without_restarting_pods(kmock, tmp_path, capsys):
+    from test_operator_e2e import (
+        _live,
+        change_spec,
+        create_producer,
+        emulated_cluster,
+        eventually,
+        identities,
+        start_operator,
+        stop_operator,
+    )
+
+    api = emulated_cluster(kmock, tmp_path)
+    changes = [
+        ({"rate": 600, "state": "Stopped"}, "right after the change"),
+        ({"rate": 90, "state": "Running"}, "once the ConfigMap changed"),
+        ({"rate": 300, "state": "Stopped", "clickProbability": 0.4}, "once the ConfigMap changed"),
+    ]
+    operator = start_operator(api)
+    outputs = []
+    try:
+        await create_producer(api, "faulty", rate=300, replicas=3)
+        await eventually(lambda: _matches_spec(api, "faulty"), "the first reconcile")
+        template = (await api.get(api.deployment("faulty")))["spec"]["template"]
+        created = await identities(api, "faulty")
+        converged_after, template_changes = [], 0
+        for generation, (spec, when) in enumerate(changes, start=2):
+            await change_spec(api, "faulty", spec, generation)
+            if when == "once the ConfigMap changed":
+                per_pod = spec["rate"] / 3
+                await eventually(
+                    lambda per_pod=per_pod: _live(api, "faulty", "rate", per_pod), "the ConfigMap"
+                )
+            outputs.append(await _kill_operator(operator))
+            operator = start_operator(api)
+            restarted = asyncio.get_running_loop().time()
+            await eventually(lambda: _matches_spec(api, "faulty"), "the restarted operator to converge")
+            converged_after.append(asyncio.get_running_loop().time() - restarted)
+            template_changes += (await api.get(api.deployment("faulty")))["spec"]["template"] != template
+        created_again = len((await identities(api, "faulty"))["creations"]) - len(created["creations"])
+    finally:
+        outputs.append(await stop_operator(operator))
+    report(
+        capsys,
+        "operator SIGKILL mid-change",
+        kills=len(changes),
+        converged_after_s="/".join(f"{seconds:.1f}" for seconds in converged_after),
+        template_changes=template_changes,
+        objects_created_again=created_again,
+    )
+    assert template_changes == 0, "a restarted operator changed the pod template: the pods restarted"
+    assert created_again == 0, "a restarted operator created objects again"
+    assert not any("Traceback" in output for output in outputs), outputs
