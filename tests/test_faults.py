@@ -351,11 +351,10 @@ def small_filesystem(tmp_path):
 def fill(filesystem: Path) -> Path:
     """Write one file until ``filesystem`` has no space left; return it."""
     filler = filesystem / "filler"
-    with open(filler, "wb") as out:
+    with open(filler, "wb", buffering=0) as out:
         try:
-            while True:
-                out.write(b"\0" * 65536)
-                out.flush()
+            while out.write(b"\0" * 65536):
+                pass
         except OSError:
             pass
     return filler
