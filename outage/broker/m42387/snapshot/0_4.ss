@@ -1,2 +1,0 @@
-3cb7e27c
-{"lastIndex":4,"lastTerm":0,"peers":[{"name":"127.0.0.1:42387.50297","connectionString":"127.0.0.1:50297"}],"state":"eyJtYXhWb2x1bWVJZCI6MCwidG9wb2xvZ3lJZCI6ImEzYzY4ZDAwLTc5YmQtNDQ1ZS05ODYxLTY1ZmQ3MTc2NmQ0MiJ9","path":"/work/wt-faults/outage/broker/m42387/snapshot/0_4.ss"}
