@@ -252,7 +252,6 @@ def test_producer_sigkill_loses_only_its_scheduled_clicks(broker, topics, tmp_pa
     ]
     lost = [(click_id, due) for click_id, due in scheduled if click_id not in sent_clicks]
     backlog = [due for _, due in scheduled if due >= killed_ms]
-    resent = len(on_topic_first) - len(set(i.impr_id for i in on_topic_first))
     report(
         capsys,
         "producer SIGKILL",
@@ -270,8 +269,9 @@ def test_producer_sigkill_loses_only_its_scheduled_clicks(broker, topics, tmp_pa
         "a click due well before the kill was lost"
     )
     assert sum(due >= killed_ms for _, due in lost) == len(backlog), "a click not yet due was sent"
-    assert resent == 0 and duplicated([i.impr_id for i in impressions]) == 0
-    assert duplicated([c.click_id for c in clicks]) == 0
+    assert duplicated([i.impr_id for i in impressions]) == duplicated([c.click_id for c in clicks]) == 0, (
+        "an event was sent twice"
+    )
     assert len(impressions) == len(on_topic_first) + second_summary["impressions"]
     assert figures["missing"] == figures["wrong"] == figures["twice"] == 0, figures
 
