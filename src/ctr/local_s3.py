@@ -1,6 +1,8 @@
 """A local S3 server (SeaweedFS ``weed mini``) on 127.0.0.1 that keeps the embedded broker's data."""
 
+import shutil
 import sysconfig
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -39,6 +41,7 @@ class LocalS3:
         self.data_dir = data_dir
         self.ports = {server: (free_port(), free_port()) for server in SERVERS}
         self._child = ChildProcess(log_path)
+        self._sockets: Path | None = None
 
     @property
     def endpoint(self) -> str:
@@ -60,7 +63,7 @@ class LocalS3:
             "AWS_ALLOW_HTTP": "true",
         }
 
-    def _command(self) -> list[str]:
+    def _command(self, sockets: Path) -> list[str]:
         ports = [
             f"-{server}.{kind}={port}"
             for server, pair in self.ports.items()
@@ -79,12 +82,16 @@ class LocalS3:
             "-admin.ui=false",
             "-master.telemetry=false",
             f"-bucket={BUCKET}",
+            f"-filer.localSocket={sockets / 'filer.sock'}",
+            f"-s3.localSocket={sockets / 's3.sock'}",
         ]
 
     def start(self, timeout: float = 60.0) -> "LocalS3":
         """Start the server and return once its bucket answers."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._child.start(self._command(), {}, cwd=self.data_dir)
+        # Its Unix sockets (the gRPC ones go to TMPDIR) in a short directory of its own, removed at stop.
+        self._sockets = Path(tempfile.mkdtemp(prefix="ctr-s3-"))
+        self._child.start(self._command(self._sockets), {"TMPDIR": str(self._sockets)}, cwd=self.data_dir)
         deadline = time.monotonic() + timeout
         while not self._bucket_answers():
             code = self._child.exit_code()
@@ -114,3 +121,6 @@ class LocalS3:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server (SIGTERM, SIGKILL after ``timeout``); safe to call twice."""
         self._child.stop(timeout)
+        if self._sockets is not None:
+            shutil.rmtree(self._sockets, ignore_errors=True)
+            self._sockets = None
