@@ -440,7 +440,7 @@ def test_broker_outage_loses_at_most_what_was_in_flight_at_the_stop(durable_brok
             lambda line: "waiting for the broker" in line, 30, "the producer to say it waits"
         )
         wait_for(lambda: time.monotonic() - down_at >= outage, outage + 5, "the outage to last", interval=0.5)
-        during = [line for line in progress_lines(producer)]
+        during = progress_lines(producer)
         durable_broker.start()
         restarted_at = time.monotonic()
         wait_for(
