@@ -4,8 +4,9 @@ import signal
 import socket
 
 import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from support import CollectedOutput, start_ctr, wait_for
+from support import CollectedOutput, run_ctr, start_ctr, wait_for
 
 from ctr import broker as broker_module
 from ctr.broker import BrokerError, EmbeddedBroker
@@ -40,8 +41,8 @@ def test_missing_binary_is_a_clear_error(monkeypatch):
 
 def test_dead_broker_is_reported():
     running = EmbeddedBroker().start()
-    running._process.kill()
-    running._process.wait()
+    running._child.process.kill()
+    running._child.process.wait()
     with pytest.raises(BrokerError, match="not running"):
         running.check_alive()
     running.stop()
@@ -64,3 +65,53 @@ def test_ctr_broker_runs_in_the_foreground_and_stops_on_ctrl_c():
         process.send_signal(signal.SIGINT)
     assert output.finish(30) == 0
     assert "stopped" in output.stdout[-1]
+
+
+def test_a_broker_with_a_data_dir_keeps_its_topics_across_restarts(tmp_path):
+    data_dir = tmp_path / "broker"
+    names = TopicNames.with_suffix("kept")
+    with EmbeddedBroker(data_dir=data_dir, log_path=tmp_path / "tansu.log") as first:
+        first.create_topics(names.all())
+        sent = produce_numbers(first.bootstrap_servers, names.impressions, 100)
+        first.stop(keep_storage=True)
+        first.start()
+        assert read_numbers(first.bootstrap_servers, names.impressions, 100) == sent
+    with EmbeddedBroker(data_dir=data_dir) as second:
+        assert read_numbers(second.bootstrap_servers, names.impressions, 100) == sent
+
+
+def test_a_data_dir_and_another_storage_exclude_each_other(tmp_path):
+    with pytest.raises(BrokerError, match="exclude each other"):
+        EmbeddedBroker(data_dir=tmp_path, storage="s3://elsewhere/")
+    result = run_ctr("broker", "--broker-data-dir", str(tmp_path), "--broker-storage", "s3://x/", timeout=30)
+    assert result.returncode == 2 and "exclude each other" in result.stderr
+
+
+def produce_numbers(bootstrap_servers: str, topic: str, count: int) -> list[bytes]:
+    producer = Producer({"bootstrap.servers": bootstrap_servers, "enable.idempotence": True})
+    values = [str(n).encode() for n in range(count)]
+    for value in values:
+        producer.produce(topic, value, value)
+    assert producer.flush(30) == 0
+    return values
+
+
+def read_numbers(bootstrap_servers: str, topic: str, count: int) -> list[bytes]:
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap_servers, "group.id": "kept", "enable.auto.commit": False}
+    )
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    values: list[bytes] = []
+    try:
+        wait_for(lambda: _poll_into(consumer, values) >= count, 60, f"{count} messages on {topic}")
+    finally:
+        consumer.close()
+    return sorted(values, key=int)
+
+
+def _poll_into(consumer: Consumer, values: list[bytes]) -> int:
+    message = consumer.poll(0.2)
+    if message is not None and not message.error():
+        values.append(message.value())
+    return len(values)

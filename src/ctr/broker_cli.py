@@ -3,6 +3,7 @@
 import argparse
 import signal
 import threading
+from pathlib import Path
 
 from ctr import topics
 from ctr.broker import BrokerError, EmbeddedBroker
@@ -28,14 +29,21 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    broker = EmbeddedBroker(port=config.broker_port, storage=config.broker_storage)
     names = topics.TopicNames().all()
+    data_dir = None if config.broker_data_dir is None else Path(config.broker_data_dir)
+    broker = EmbeddedBroker(
+        port=config.broker_port,
+        storage=config.broker_storage,
+        data_dir=data_dir,
+        log_path=None if data_dir is None else data_dir / "tansu.log",
+    )
+    kept = f"kept in {data_dir}" if data_dir else f"storage {broker.storage}"
     try:
         broker.start()
         broker.create_topics(names, config.partitions)
         print(
             f"ctr broker: {broker.bootstrap_servers} (topics {', '.join(names)}, "
-            f"{config.partitions} partitions); Ctrl-C stops it",
+            f"{config.partitions} partitions, {kept}); Ctrl-C stops it",
             flush=True,
         )
         print(f"export {env_var('bootstrap_servers')}={broker.bootstrap_servers}", flush=True)

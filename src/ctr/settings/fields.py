@@ -100,6 +100,14 @@ BrokerPort = Annotated[
 BrokerStorage = Annotated[
     Text, Field("memory://tansu/", description="tansu storage engine URL (memory://tansu/ or s3://...)")
 ]
+BrokerDataDir = Annotated[
+    Text | None,
+    Field(
+        None,
+        description="keep the broker's topics across restarts in this directory (a local S3 server, "
+        "weed mini, started by ctr); unset: in memory",
+    ),
+]
 
 # The job
 OutputDir = Annotated[

@@ -116,6 +116,16 @@ class BrokerSettings(Settings):
     broker_port: f.BrokerPort
     broker_storage: f.BrokerStorage
     partitions: f.Partitions
+    broker_data_dir: f.BrokerDataDir
+
+    @model_validator(mode="after")
+    def _one_storage(self) -> "BrokerSettings":
+        if (
+            self.broker_data_dir is not None
+            and self.broker_storage != BrokerSettings.model_fields["broker_storage"].default
+        ):
+            raise ValueError("--broker-data-dir and --broker-storage exclude each other")
+        return self
 
 
 class JobSettings(KafkaSettings):

@@ -1,0 +1,74 @@
+"""Child processes that ctr starts on 127.0.0.1 (the broker, its storage) and stops again."""
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def stop_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the parent dies, so that no child outlives it (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ChildProcess:
+    """One command run in its own session, its output appended to ``log_path`` (or discarded)."""
+
+    def __init__(self, log_path: Path | None = None) -> None:
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+        self._log = None
+
+    def start(self, command: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
+        """Start ``command`` with ``env`` added to this process's environment."""
+        self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            command,
+            stdout=self._log,
+            stderr=self._log,
+            env={**os.environ, **env},
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=stop_with_parent,
+        )
+
+    def exit_code(self) -> int | None:
+        """None while it runs (or was never started), else its exit code."""
+        return None if self.process is None else self.process.poll()
+
+    @property
+    def running(self) -> bool:
+        """True while the process runs."""
+        return self.process is not None and self.process.poll() is None
+
+    def log_hint(self) -> str:
+        """Where to look for its output, as the end of an error message."""
+        return f"; see {self.log_path}" if self.log_path else ""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop it with SIGTERM (SIGKILL after ``timeout``); safe to call twice."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._log not in (None, subprocess.DEVNULL):
+            self._log.close()
+        self._log = None

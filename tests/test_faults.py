@@ -1,0 +1,598 @@
+"""Faults injected into the running pipeline, each measured: what was lost, what was counted twice.
+
+Each scenario prints one line of figures (``[faults] ...``); docs/reliability.md records them.
+The job's committed rows are compared with the reference computed from what is on the topics
+afterwards (``ctr.reference.reference_ctr``).
+"""
+
+import asyncio
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import psutil
+import pytest
+from events_for_tests import EventSet, produce_sentinels
+from support import CollectedOutput, read_topic, run_ctr, start_ctr, summary_of, wait_for
+
+from ctr.broker import EmbeddedBroker
+from ctr.events import Click, Impression, decode_click, decode_impression
+from ctr.reference import CtrRow, reference_ctr
+from ctr.settings.models import ProducerSettings
+from ctr.topics import TopicNames
+from ctr_job.checkpoints import latest_checkpoint
+from ctr_job.results import read_results
+from ctr_operator import desired
+from ctr_operator.spec import ProducerSpec
+from ctr_producer.traffic import TrafficModel
+
+WINDOW_MS = 5_000
+JOIN_BOUND_MS = 5_000
+MAX_CLICK_DELAY = "3s"
+CLICK_PROBABILITY = 0.2
+RESULT_TIMEOUT = 300
+#: A click due this long before a SIGKILL may still sit in the producer's last round (50 ms) or in the
+#: client's linger (50 ms) when the process dies: it is in flight, not yet on the topic.
+IN_FLIGHT_MS = 500
+#: tansu (0.6, s3:// storage) stopped by SIGTERM may keep a produce request's sequence number but not
+#: its records: the retried batch is answered DUPLICATE_SEQUENCE_NUMBER, which an idempotent producer
+#: takes as delivered (docs/reliability.md). Such losses must be of events sent just before the stop.
+IN_FLIGHT_AT_STOP_MS = 2_000
+
+
+def report(capsys: pytest.CaptureFixture, scenario: str, **figures: object) -> None:
+    """Print one line of figures past pytest's capture."""
+    with capsys.disabled():
+        print(f"\n[faults] {scenario}: " + " ".join(f"{name}={value}" for name, value in figures.items()))
+
+
+def job_args(bootstrap_servers: str, topics: TopicNames, work: Path, *extra: str) -> list[str]:
+    return [
+        "job",
+        "--bootstrap-servers",
+        bootstrap_servers,
+        "--impressions-topic",
+        topics.impressions,
+        "--clicks-topic",
+        topics.clicks,
+        "--dlq-topic",
+        topics.dlq,
+        "--output-dir",
+        str(work / "results"),
+        "--checkpoint-dir",
+        str(work / "checkpoints"),
+        "--log-dir",
+        str(work / "logs"),
+        "--checkpoint-interval",
+        "1s",
+        "--window",
+        f"{WINDOW_MS // 1000}s",
+        "--join-bound",
+        f"{JOIN_BOUND_MS // 1000}s",
+        "--out-of-orderness",
+        "2s",
+        *extra,
+    ]
+
+
+def producer_args(bootstrap_servers: str, topics: TopicNames, rate: float, seed: int, *extra: str) -> list:
+    return [
+        "produce",
+        "--bootstrap-servers",
+        bootstrap_servers,
+        "--impressions-topic",
+        topics.impressions,
+        "--clicks-topic",
+        topics.clicks,
+        "--rate",
+        f"{rate:g}",
+        "--click-probability",
+        str(CLICK_PROBABILITY),
+        "--max-click-delay",
+        MAX_CLICK_DELAY,
+        "--seed",
+        str(seed),
+        "--progress-interval",
+        "200ms",
+        *extra,
+    ]
+
+
+def progress(line: str) -> dict[str, int]:
+    """The counts of a producer progress line (impressions, clicks, pending, errors, buffered)."""
+    return {
+        name: int(value)
+        for name, value in re.findall(r"(impressions|clicks|pending|errors|buffered) (\d+)", line)
+    }
+
+
+def progress_lines(producer: CollectedOutput) -> list[dict[str, int]]:
+    return [progress(line) for line in list(producer.stderr) if line.startswith("[ctr produce]")]
+
+
+def topic_events(broker: EmbeddedBroker, topics: TopicNames, at_least: int = 1) -> tuple[list, list]:
+    """Every impression and click on the topics, decoded."""
+    impressions = read_topic(broker, topics.impressions, at_least, timeout=120, settle=3.0)
+    clicks = read_topic(broker, topics.clicks, 0, timeout=120, settle=3.0)
+    return [decode_impression(m.value()) for m in impressions], [decode_click(m.value()) for m in clicks]
+
+
+def close_every_window(broker: EmbeddedBroker, topics: TopicNames, impressions: list, clicks: list) -> None:
+    """Far-future sentinels in every partition, so that the job fires every window of the events."""
+    events = EventSet([(i.ts, i) for i in impressions], [(c.ts, c) for c in clicks])
+    produce_sentinels(broker, topics, events)
+
+
+def key(row: CtrRow) -> tuple:
+    return (row.campaign_id, row.window_start, row.window_end, row.impressions, row.clicks, round(row.ctr, 9))
+
+
+def compare(rows: list[CtrRow], expected: list[CtrRow]) -> dict[str, int]:
+    """Rows missing from the committed ones, rows not in the reference, and windows committed twice."""
+    got, want = Counter(map(key, rows)), Counter(map(key, expected))
+    windows = Counter((row.campaign_id, row.window_start) for row in rows)
+    return {
+        "rows": len(rows),
+        "expected": len(expected),
+        "missing": sum((want - got).values()),
+        "wrong": sum((got - want).values()),
+        "twice": sum(count - 1 for count in windows.values() if count > 1),
+    }
+
+
+def start_job(bootstrap_servers: str, topics: TopicNames, work: Path, *extra: str) -> CollectedOutput:
+    return CollectedOutput(start_ctr(*job_args(bootstrap_servers, topics, work, *extra)))
+
+
+def jvms(job: CollectedOutput) -> list[psutil.Process]:
+    return [p for p in psutil.Process(job.process.pid).children(recursive=True) if "java" in p.name()]
+
+
+def kill_jvm(job: CollectedOutput) -> None:
+    java = jvms(job)
+    assert java, "no JVM under the job process"
+    for process in java:
+        process.send_signal(signal.SIGKILL)
+    assert job.finish(60) != 0
+
+
+def stop(process: CollectedOutput | None) -> None:
+    """SIGTERM a process still running (SIGKILL after 60 s) and wait for it."""
+    if process is None or process.process.poll() is not None:
+        return
+    process.process.send_signal(signal.SIGTERM)
+    try:
+        process.finish(60)
+    except subprocess.TimeoutExpired:
+        process.process.kill()
+        process.finish(30)
+
+
+def rows_when_complete(
+    work: Path, expected: list[CtrRow], job: CollectedOutput, checkpoints: Path
+) -> list[CtrRow]:
+    """The committed rows once every expected window is there and one more checkpoint completed."""
+
+    def complete() -> bool:
+        assert job.process.poll() is None, f"the job exited early:\n{''.join(job.stderr)[-3000:]}"
+        return len(read_results(work / "results")) >= len(expected)
+
+    wait_for(complete, RESULT_TIMEOUT, "every window to be committed", interval=0.5)
+    last = latest_checkpoint(checkpoints)
+    wait_for(lambda: latest_checkpoint(checkpoints) != last, 60, "one more checkpoint", interval=0.2)
+    return read_results(work / "results")
+
+
+def finish_and_compare(
+    broker: EmbeddedBroker,
+    topics: TopicNames,
+    work: Path,
+    job: CollectedOutput,
+    at_least: int = 1,
+    checkpoints: Path | None = None,
+) -> tuple[dict[str, int], list, list]:
+    """With the producers stopped: the reference of the topics, the job's rows against it."""
+    impressions, clicks = topic_events(broker, topics, at_least)
+    expected = reference_ctr(impressions, clicks, WINDOW_MS, JOIN_BOUND_MS)
+    close_every_window(broker, topics, impressions, clicks)
+    rows = rows_when_complete(work, expected, job, checkpoints or work / "checkpoints")
+    return compare(rows, expected), impressions, clicks
+
+
+def replay(seed: int, rate: float, count: int) -> list[tuple[Impression, Click | None]]:
+    """The first ``count`` impressions a producer with this seed makes, each with its click or None;
+    times are relative (impression at 0, its click at its delay)."""
+    live = ProducerSettings(
+        rate=rate, click_probability=CLICK_PROBABILITY, max_click_delay=MAX_CLICK_DELAY, seed=seed
+    ).live()
+    model = TrafficModel(live, seed)
+    return [model.impression(0) for _ in range(count)]
+
+
+def duplicated(ids: list[str]) -> int:
+    return sum(count - 1 for count in Counter(ids).values() if count > 1)
+
+
+@pytest.mark.slow
+def test_producer_sigkill_loses_only_its_scheduled_clicks(broker, topics, tmp_path, capsys):
+    rate, first_seed, second_seed = 200, 11, 12
+    first = CollectedOutput(start_ctr(*producer_args(broker.bootstrap_servers, topics, rate, first_seed)))
+    try:
+        first.wait_for_stderr(
+            lambda line: progress(line).get("impressions", 0) >= 6 * rate, 60, "six seconds of traffic"
+        )
+        before_kill = progress_lines(first)[-1]
+        killed_ms = int(time.time() * 1000)
+        first.process.send_signal(signal.SIGKILL)
+        assert first.finish(30) == -signal.SIGKILL
+    finally:
+        first.process.kill()
+    second = run_ctr(
+        *producer_args(broker.bootstrap_servers, topics, rate, second_seed, "--max-events", "600")
+    )
+    assert second.returncode == 0, second.stderr
+    second_summary = summary_of(second.stdout)
+
+    job = start_job(broker.bootstrap_servers, topics, tmp_path)
+    try:
+        figures, impressions, clicks = finish_and_compare(broker, topics, tmp_path, job)
+    finally:
+        stop(job)
+    made = replay(first_seed, rate, before_kill["impressions"] + 10 * rate)
+    first_clicks = {impression.impr_id: click for impression, click in made}
+    sent_clicks = {click.click_id for click in clicks}
+    on_topic_first = [i for i in impressions if i.impr_id in first_clicks]
+    scheduled = [
+        (click.click_id, impression.ts + click.ts)
+        for impression in on_topic_first
+        if (click := first_clicks[impression.impr_id]) is not None
+    ]
+    lost = [(click_id, due) for click_id, due in scheduled if click_id not in sent_clicks]
+    backlog = [due for _, due in scheduled if due >= killed_ms]
+    report(
+        capsys,
+        "producer SIGKILL",
+        first_impressions=len(on_topic_first),
+        pending_last_progress=before_kill["pending"],
+        scheduled_not_due_at_kill=len(backlog),
+        clicks_lost=len(lost),
+        lost_in_flight=sum(due < killed_ms for _, due in lost),
+        second_impressions=second_summary["impressions"],
+        duplicate_impressions=duplicated([i.impr_id for i in impressions]),
+        duplicate_clicks=duplicated([c.click_id for c in clicks]),
+        **figures,
+    )
+    assert all(due >= killed_ms - IN_FLIGHT_MS for _, due in lost), (
+        "a click due well before the kill was lost"
+    )
+    assert sum(due >= killed_ms for _, due in lost) == len(backlog), "a click not yet due was sent"
+    assert duplicated([i.impr_id for i in impressions]) == duplicated([c.click_id for c in clicks]) == 0, (
+        "an event was sent twice"
+    )
+    assert len(impressions) == len(on_topic_first) + second_summary["impressions"]
+    assert figures["missing"] == figures["wrong"] == figures["twice"] == 0, figures
+
+
+def in_progress_files(results: Path) -> set[Path]:
+    """The part files a fired window writes before the checkpoint that commits them."""
+    return {path for path in results.rglob(".part-*") if "inprogress" in path.name}
+
+
+@pytest.mark.slow
+def test_job_killed_while_windows_fire_restores_exactly(broker, topics, tmp_path, capsys):
+    offsets = (0.0, 0.3, 0.7)
+    results = tmp_path / "results"
+    producer = CollectedOutput(start_ctr(*producer_args(broker.bootstrap_servers, topics, 200, 21)))
+    job = start_job(broker.bootstrap_servers, topics, tmp_path)
+    committed_at_kill = []
+    try:
+        for offset in offsets:
+            wait_for(
+                lambda: read_results(results) and latest_checkpoint(tmp_path / "checkpoints"),
+                RESULT_TIMEOUT,
+                "a committed window and a retained checkpoint",
+                interval=0.2,
+            )
+            seen = in_progress_files(results)
+            wait_for(
+                lambda seen=seen, job=job: (
+                    job.process.poll() is None and bool(in_progress_files(results) - seen)
+                ),
+                RESULT_TIMEOUT,
+                "a window to fire",
+                interval=0.02,
+            )
+            time.sleep(offset)
+            committed_at_kill.append(len(read_results(results)))
+            kill_jvm(job)
+            job = start_job(broker.bootstrap_servers, topics, tmp_path, "--from-checkpoint", "latest")
+        stop(producer)
+        assert producer.process.returncode == 0, "".join(producer.stderr)[-2000:]
+        figures, _, _ = finish_and_compare(broker, topics, tmp_path, job)
+    finally:
+        stop(producer)
+        stop(job)
+    report(
+        capsys,
+        "job SIGKILL while windows fire",
+        kills=len(offsets),
+        offsets_s="/".join(f"{offset:g}" for offset in offsets),
+        committed_rows_at_kills="/".join(map(str, committed_at_kill)),
+        **figures,
+    )
+    assert figures["missing"] == figures["wrong"] == figures["twice"] == 0, figures
+
+
+def flink_log(work: Path) -> str:
+    return "".join(path.read_text(errors="replace") for path in (work / "logs").glob("*.log"))
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 16 MiB tmpfs of the test's own (never the machine's disk), unmounted at the end."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "ctr-test", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount_point)], check=True)
+
+
+def fill(filesystem: Path) -> Path:
+    """Write one file until ``filesystem`` has no space left; return it."""
+    filler = filesystem / "filler"
+    with open(filler, "wb", buffering=0) as out:
+        try:
+            while out.write(b"\0" * 65536):
+                pass
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.mark.slow
+def test_full_checkpoint_storage_stops_commits_not_processing(
+    broker, topics, tmp_path, small_filesystem, capsys
+):
+    checkpoints = small_filesystem / "checkpoints"
+    producer = CollectedOutput(start_ctr(*producer_args(broker.bootstrap_servers, topics, 200, 31)))
+    job = start_job(broker.bootstrap_servers, topics, tmp_path, "--checkpoint-dir", str(checkpoints))
+    results = tmp_path / "results"
+    try:
+        wait_for(lambda: read_results(results), RESULT_TIMEOUT, "a committed window", interval=0.5)
+        filler = fill(small_filesystem)
+        wait_for(
+            lambda: _failed_checkpoints(tmp_path) >= 3,
+            120,
+            "three failed checkpoints",
+            interval=0.5,
+        )
+        committed_when_full = len(read_results(results))
+        written_when_full = _in_progress_bytes(results)
+        wait_for(lambda: _failed_checkpoints(tmp_path) >= 15, 120, "fifteen failed checkpoints", interval=0.5)
+        assert job.process.poll() is None, "".join(job.stderr)[-3000:]
+        committed_while_full = len(read_results(results))
+        written_while_full = _in_progress_bytes(results)
+        failed = _failed_checkpoints(tmp_path)
+        filler.unlink()
+        stop(producer)
+        assert producer.process.returncode == 0, "".join(producer.stderr)[-2000:]
+        figures, _, _ = finish_and_compare(broker, topics, tmp_path, job, checkpoints=checkpoints)
+    finally:
+        stop(producer)
+        stop(job)
+    report(
+        capsys,
+        "checkpoint storage full",
+        failed_checkpoints=failed,
+        committed_rows_when_full=committed_when_full,
+        committed_rows_while_full=committed_while_full,
+        uncommitted_bytes_written_while_full=written_while_full - written_when_full,
+        **figures,
+    )
+    assert committed_while_full == committed_when_full, "rows were committed without a checkpoint"
+    assert written_while_full > written_when_full, "the job stopped processing while checkpoints failed"
+    assert figures["missing"] == figures["wrong"] == figures["twice"] == 0, figures
+
+
+def _failed_checkpoints(work: Path) -> int:
+    return len(set(re.findall(r"Failed to trigger or complete checkpoint (\d+) ", flink_log(work))))
+
+
+def _in_progress_bytes(results: Path) -> int:
+    return sum(path.stat().st_size for path in in_progress_files(results) if path.exists())
+
+
+@pytest.fixture
+def durable_broker(tmp_path):
+    """A broker of the test's own whose topics are kept by a local S3 server."""
+    with EmbeddedBroker(data_dir=tmp_path / "broker", log_path=tmp_path / "tansu.log") as running:
+        yield running
+
+
+@pytest.mark.slow
+def test_broker_outage_loses_at_most_what_was_in_flight_at_the_stop(durable_broker, tmp_path, capsys):
+    rate, outage = 1000, 30.0
+    topics = TopicNames.with_suffix("outage")
+    durable_broker.create_topics(topics.all())
+    bootstrap = durable_broker.bootstrap_servers
+    producer = CollectedOutput(start_ctr(*producer_args(bootstrap, topics, rate, 41)))
+    job = start_job(bootstrap, topics, tmp_path)
+    results = tmp_path / "results"
+    try:
+        wait_for(lambda: read_results(results), RESULT_TIMEOUT, "a committed window", interval=0.5)
+        jvm_before = {p.pid for p in jvms(job)}
+        committed_before = len(read_results(results))
+        stopped_ms = time.time() * 1000
+        durable_broker.stop(keep_storage=True)
+        down_at = time.monotonic()
+        producer.wait_for_stderr(
+            lambda line: "waiting for the broker" in line, 30, "the producer to say it waits"
+        )
+        wait_for(lambda: time.monotonic() - down_at >= outage, outage + 5, "the outage to last", interval=0.5)
+        during = progress_lines(producer)
+        durable_broker.start()
+        restarted_at = time.monotonic()
+        wait_for(
+            lambda: progress_lines(producer)[-1].get("buffered", 0) < rate,
+            120,
+            "the producer's buffer to drain",
+            interval=0.2,
+        )
+        drained_after = time.monotonic() - restarted_at
+        wait_for(
+            lambda: len(read_results(results)) > committed_before + 3,
+            RESULT_TIMEOUT,
+            "commits after the outage",
+            interval=0.5,
+        )
+        stop(producer)
+        assert producer.process.returncode == 0, "".join(producer.stderr)[-3000:]
+        summary = summary_of("".join(producer.stdout))
+        figures, impressions, clicks = finish_and_compare(durable_broker, topics, tmp_path, job)
+        jvm_after = {p.pid for p in jvms(job)}
+    finally:
+        stop(producer)
+        stop(job)
+    restarts = flink_log(tmp_path).count("switched from state RUNNING to RESTARTING")
+    lost_impressions, lost_clicks = lost_at_the_broker(
+        replay(41, rate, summary["impressions"]), impressions, clicks
+    )
+    lost_times = [ts - stopped_ms for ts in lost_impressions + lost_clicks]
+    report(
+        capsys,
+        "broker outage",
+        rate=rate,
+        outage_s=f"{outage:g}",
+        peak_buffered=max(line.get("buffered", 0) for line in during),
+        drained_after_s=f"{drained_after:.1f}",
+        impressions_sent=summary["impressions"],
+        impressions_on_topic=len(impressions),
+        clicks_sent=summary["clicks"],
+        clicks_on_topic=len(clicks),
+        delivery_errors=summary["delivery_errors"],
+        acknowledged_but_lost=f"{len(lost_impressions)}+{len(lost_clicks)}",
+        lost_sent_s_from_stop="..".join(f"{f(lost_times, default=0) / 1000:.2f}" for f in (min, max)),
+        duplicate_impressions=duplicated([i.impr_id for i in impressions]),
+        duplicate_clicks=duplicated([c.click_id for c in clicks]),
+        job_restarts=restarts,
+        **figures,
+    )
+    assert jvm_after == jvm_before, "the job's JVM was restarted"
+    assert summary["delivery_errors"] == 0 and summary["clicks_dropped"] == 0
+    assert all(-IN_FLIGHT_AT_STOP_MS <= ms <= 0 for ms in lost_times), (
+        "events were lost that were not in flight when the broker stopped"
+    )
+    assert duplicated([i.impr_id for i in impressions]) == duplicated([c.click_id for c in clicks]) == 0
+    assert figures["missing"] == figures["wrong"] == figures["twice"] == 0, figures
+
+
+def lost_at_the_broker(
+    made: list[tuple[Impression, Click | None]], impressions: list[Impression], clicks: list[Click]
+) -> tuple[list[int], list[int]]:
+    """The send times of the impressions and clicks the producer made (all delivered, by its summary)
+    that are not on the topics: an impression's time is that of its nearest neighbours on the topic
+    (a producer's times grow with its sequence), a click's that of its impression plus its delay."""
+    on_topic = {impression.impr_id: impression.ts for impression in impressions}
+    clicked = {click.click_id for click in clicks}
+    times, last = [], None
+    for impression, _ in made:
+        last = on_topic.get(impression.impr_id, last)
+        times.append(last)
+    following = None
+    for index in range(len(made) - 1, -1, -1):
+        following = on_topic.get(made[index][0].impr_id, following)
+        times[index] = times[index] if times[index] is not None else following
+    lost_impressions = [
+        times[n] for n, (impression, _) in enumerate(made) if impression.impr_id not in on_topic
+    ]
+    lost_clicks = [
+        times[n] + click.ts
+        for n, (_, click) in enumerate(made)
+        if click is not None and click.click_id not in clicked
+    ]
+    return lost_impressions, lost_clicks
+
+
+async def _matches_spec(api, name: str) -> bool:
+    """The ConfigMap and the Deployment's replicas are what the Producer's current spec asks for."""
+    producer = await api.get(api.producers(name))
+    spec = ProducerSpec.model_validate(producer["spec"])
+    config_map, deployment = await api.get(api.config_map(name)), await api.get(api.deployment(name))
+    return (
+        bool(config_map and deployment)
+        and config_map["data"] == desired.config_map(name, spec)["data"]
+        and deployment["spec"]["replicas"] == spec.pods
+    )
+
+
+async def _kill_operator(operator: subprocess.Popen) -> str:
+    operator.send_signal(signal.SIGKILL)
+    output, _ = await asyncio.to_thread(operator.communicate, timeout=30)
+    return output
+
+
+@pytest.mark.asyncio
+async def test_operator_killed_mid_change_converges_without_restarting_pods(kmock, tmp_path, capsys):
+    from test_operator_e2e import (
+        _live,
+        change_spec,
+        create_producer,
+        emulated_cluster,
+        eventually,
+        identities,
+        start_operator,
+        stop_operator,
+    )
+
+    api = emulated_cluster(kmock, tmp_path)
+    changes = [
+        ({"rate": 600, "state": "Stopped"}, "right after the change"),
+        ({"rate": 90, "state": "Running"}, "once the ConfigMap changed"),
+        ({"rate": 300, "state": "Stopped", "clickProbability": 0.4}, "once the ConfigMap changed"),
+    ]
+    operator = start_operator(api)
+    outputs = []
+    try:
+        await create_producer(api, "faulty", rate=300, replicas=3)
+        await eventually(lambda: _matches_spec(api, "faulty"), "the first reconcile")
+        template = (await api.get(api.deployment("faulty")))["spec"]["template"]
+        created = await identities(api, "faulty")
+        converged_after, template_changes = [], 0
+        for generation, (spec, when) in enumerate(changes, start=2):
+            await change_spec(api, "faulty", spec, generation)
+            if when == "once the ConfigMap changed":
+                per_pod = spec["rate"] / 3
+                await eventually(
+                    lambda per_pod=per_pod: _live(api, "faulty", "rate", per_pod), "the ConfigMap"
+                )
+            outputs.append(await _kill_operator(operator))
+            operator = start_operator(api)
+            restarted = asyncio.get_running_loop().time()
+            await eventually(lambda: _matches_spec(api, "faulty"), "the restarted operator to converge")
+            converged_after.append(asyncio.get_running_loop().time() - restarted)
+            template_changes += (await api.get(api.deployment("faulty")))["spec"]["template"] != template
+        created_again = len((await identities(api, "faulty"))["creations"]) - len(created["creations"])
+    finally:
+        outputs.append(await stop_operator(operator))
+    report(
+        capsys,
+        "operator SIGKILL mid-change",
+        kills=len(changes),
+        converged_after_s="/".join(f"{seconds:.1f}" for seconds in converged_after),
+        template_changes=template_changes,
+        objects_created_again=created_again,
+    )
+    assert template_changes == 0, "a restarted operator changed the pod template: the pods restarted"
+    assert created_again == 0, "a restarted operator created objects again"
+    assert not any("Traceback" in output for output in outputs), outputs
