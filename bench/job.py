@@ -117,7 +117,7 @@ def run_plan(plan: str, names: TopicNames, broker: EmbeddedBroker, end_offsets: 
     config = {
         "plan": plan,
         "bootstrap_servers": broker.bootstrap_servers,
-        "topics": names.all(),
+        "topics": (names.impressions, names.clicks, names.dlq),
         "end_offsets": {
             topic: {str(p): o for p, o in offsets.items()} for topic, offsets in end_offsets.items()
         },
