@@ -17,8 +17,9 @@ from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.event_format import event_format_jar
 from ctr_job.jars import JarError, connector_jars
 from ctr_job.preflight import PreflightError, check_checkpoint, check_topics, check_writable_dir
-from ctr_job.runtime import flink_configuration, prepare_jvm_environment, statement_set
-from ctr_job.sql import JobSql, statements
+from ctr_job.plan import build_plan
+from ctr_job.runtime import flink_configuration, prepare_jvm_environment, table_environment
+from ctr_job.sql import JobSql
 
 log = logging.getLogger("ctr.job")
 STATUS_POLL = 1.0
@@ -149,7 +150,8 @@ def _run_flink(settings: JobSettings, configuration: dict[str, str], restore_fro
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        client = statement_set(configuration, *statements(job_sql(settings))).execute().get_job_client()
+        table_env = table_environment(configuration)
+        client = build_plan(table_env, job_sql(settings)).execute().get_job_client()
         print(
             f"ctr job: running {client.get_job_id()}{f' from {restore_from}' if restore_from else ''}; "
             f"results in {settings.output_dir}, Flink log in {settings.log_dir}",

@@ -80,21 +80,20 @@ def flink_configuration(
     return config
 
 
-def statement_set(configuration: dict[str, str], ddl: list[str], inserts: list[str]) -> Any:
-    """A streaming TableEnvironment with ``configuration``: the DDL executed, the INSERTs in one
-    statement set."""
+def table_environment(configuration: dict[str, str]) -> Any:
+    """A streaming StreamTableEnvironment with ``configuration`` (its jars also on the client's class
+    loader, so that the job can call ctr's Java classes while it builds the plan)."""
     from pyflink.common import Configuration
-    from pyflink.table import EnvironmentSettings, TableEnvironment
+    from pyflink.datastream import StreamExecutionEnvironment
+    from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
     config = Configuration()
     for key, value in configuration.items():
         config.set_string(key, value)
-    table_env = TableEnvironment.create(
-        EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build()
+    table_env = StreamTableEnvironment.create(
+        StreamExecutionEnvironment.get_execution_environment(config),
+        EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build(),
     )
-    for statement in ddl:
-        table_env.execute_sql(statement)
-    statements = table_env.create_statement_set()
-    for statement in inserts:
-        statements.add_insert_sql(statement)
-    return statements
+    if "pipeline.jars" in configuration:
+        table_env.get_config().set("pipeline.jars", configuration["pipeline.jars"])
+    return table_env

@@ -1,0 +1,203 @@
+package ctr.flink;
+
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
+import org.apache.flink.table.runtime.operators.join.KeyedCoProcessOperatorWithWatermarkDelay;
+import org.apache.flink.types.Row;
+import org.apache.flink.util.Collector;
+
+/**
+ * One row per impression with a clicked flag: the CTR job's join of impressions and clicks, as one
+ * keyed operator instead of the SQL interval join and {@code COUNT(DISTINCT ...)} windows.
+ *
+ * <p>Keyed by {@code impr_id}, it holds per impression its campaign, time and clicked flag (and,
+ * for a click that comes before its impression, the click's time) in one state entry with one
+ * timer. A click counts when its time is within [impression time, impression time + join bound];
+ * the first impression of an id wins and a click counts once. When the watermark passes the
+ * impression's time plus the join bound, no on-time click can still come: the operator emits
+ * {@code (campaign_id, ts, clicked)} and forgets the id. Its output watermark is held back by the
+ * join bound, so that the rows it emits are on time for the tumbling windows after it.
+ *
+ * <p>Lateness follows the watermark as in the interval join: a click is kept for an impression
+ * still to come while the watermark has not passed the click; an impression whose click interval
+ * the watermark has already passed when it arrives is late and dropped (so a copy of an impression
+ * that was already emitted is never counted twice).
+ *
+ * <p>Input rows are the job's converted source rows (job/ctr_job/sql.py selects them in this
+ * order): impressions {@code (impr_id, campaign_id, ts, reason, ...)}, clicks {@code (impr_id, ts,
+ * reason, ...)}; a row with a {@code reason} is malformed and goes to the dead-letter topic instead.
+ */
+public final class ClickFlags {
+
+    public static final int IMPRESSION_ID = 0;
+    public static final int IMPRESSION_CAMPAIGN = 1;
+    public static final int IMPRESSION_TS = 2;
+    public static final int IMPRESSION_REASON = 3;
+    public static final int CLICK_ID = 0;
+    public static final int CLICK_TS = 1;
+    public static final int CLICK_REASON = 2;
+
+    /** The type of the rows {@link #flags} emits. */
+    public static final TypeInformation<Row> FLAG_TYPE =
+            Types.ROW_NAMED(
+                    new String[] {"campaign_id", "ts", "clicked"},
+                    Types.STRING,
+                    Types.LONG,
+                    Types.BOOLEAN);
+
+    private ClickFlags() {}
+
+    /** The valid impressions and clicks joined into one {@code (campaign_id, ts, clicked)} row per impression. */
+    public static DataStream<Row> flags(
+            DataStream<Row> impressions, DataStream<Row> clicks, long joinBoundMs) {
+        DataStream<Row> shown = impressions.filter(row -> row.getField(IMPRESSION_REASON) == null);
+        DataStream<Row> clicked = clicks.filter(row -> row.getField(CLICK_REASON) == null);
+        return shown.connect(clicked)
+                .keyBy(new FieldKey(IMPRESSION_ID), new FieldKey(CLICK_ID))
+                .transform(
+                        "click flags",
+                        FLAG_TYPE,
+                        new KeyedCoProcessOperatorWithWatermarkDelay<>(
+                                new Flags(joinBoundMs), joinBoundMs));
+    }
+
+    /** The malformed rows of a converted source (those with a reason): the dead letters. */
+    public static DataStream<Row> malformed(DataStream<Row> events, int reasonField) {
+        return events.filter(row -> row.getField(reasonField) != null);
+    }
+
+    /** The id in one field of a row, the operator's key. */
+    static final class FieldKey implements KeySelector<Row, String> {
+        private final int field;
+
+        FieldKey(int field) {
+            this.field = field;
+        }
+
+        @Override
+        public String getKey(Row row) {
+            return (String) row.getField(field);
+        }
+    }
+
+    /** What the operator holds per impression id: one state entry. */
+    public static final class Pending {
+        /** The impression's campaign; null while only clicks have come. */
+        public String campaign;
+
+        public long time;
+        public boolean clicked;
+        /** Times of clicks that came before their impression; null when there are none. */
+        public long[] earlyClicks;
+
+        public Pending() {}
+
+        boolean clickedWithin(long from, long to) {
+            if (earlyClicks == null) {
+                return false;
+            }
+            for (long at : earlyClicks) {
+                if (at >= from && at <= to) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    /** The keyed function: impressions on the first input, clicks on the second. */
+    static final class Flags extends KeyedCoProcessFunction<String, Row, Row, Row> {
+        private final long joinBound;
+        private transient ValueState<Pending> state;
+
+        Flags(long joinBound) {
+            this.joinBound = joinBound;
+        }
+
+        @Override
+        public void open(OpenContext openContext) {
+            state =
+                    getRuntimeContext()
+                            .getState(
+                                    new ValueStateDescriptor<>(
+                                            "impression", TypeInformation.of(Pending.class)));
+        }
+
+        @Override
+        public void processElement1(Row impression, Context ctx, Collector<Row> out)
+                throws Exception {
+            Pending pending = state.value();
+            if (pending != null && pending.campaign != null) {
+                return;
+            }
+            long time = (Long) impression.getField(IMPRESSION_TS);
+            long due = time + joinBound;
+            if (ctx.timerService().currentWatermark() >= due) {
+                return;
+            }
+            if (pending == null) {
+                pending = new Pending();
+            }
+            pending.campaign = (String) impression.getField(IMPRESSION_CAMPAIGN);
+            pending.time = time;
+            pending.clicked = pending.clickedWithin(time, due);
+            pending.earlyClicks = null;
+            state.update(pending);
+            ctx.timerService().registerEventTimeTimer(due);
+        }
+
+        @Override
+        public void processElement2(Row click, Context ctx, Collector<Row> out) throws Exception {
+            long time = (Long) click.getField(CLICK_TS);
+            Pending pending = state.value();
+            if (pending != null && pending.campaign != null) {
+                if (!pending.clicked && time >= pending.time && time <= pending.time + joinBound) {
+                    pending.clicked = true;
+                    state.update(pending);
+                }
+                return;
+            }
+            if (time <= ctx.timerService().currentWatermark()) {
+                return;
+            }
+            if (pending == null) {
+                pending = new Pending();
+                pending.earlyClicks = new long[] {time};
+            } else {
+                long[] times = java.util.Arrays.copyOf(pending.earlyClicks, pending.earlyClicks.length + 1);
+                times[times.length - 1] = time;
+                pending.earlyClicks = times;
+            }
+            state.update(pending);
+            ctx.timerService().registerEventTimeTimer(time);
+        }
+
+        @Override
+        public void onTimer(long timestamp, OnTimerContext ctx, Collector<Row> out)
+                throws Exception {
+            Pending pending = state.value();
+            if (pending == null) {
+                return;
+            }
+            if (pending.campaign != null) {
+                if (timestamp == pending.time + joinBound) {
+                    out.collect(Row.of(pending.campaign, pending.time, pending.clicked));
+                    state.clear();
+                }
+                return;
+            }
+            for (long at : pending.earlyClicks) {
+                if (at > timestamp) {
+                    return;
+                }
+            }
+            state.clear();
+        }
+    }
+}
