@@ -16,8 +16,8 @@ from ctr.settings.models import JobSettings
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.event_format import event_format_jar
 from ctr_job.jars import JarError, connector_jars
-from ctr_job.preflight import PreflightError, check_checkpoint, check_topics, check_writable_dir
 from ctr_job.plan import build_plan
+from ctr_job.preflight import PreflightError, check_checkpoint, check_topics, check_writable_dir
 from ctr_job.runtime import flink_configuration, prepare_jvm_environment, table_environment
 from ctr_job.sql import JobSql
 
@@ -97,9 +97,9 @@ def job_sql(settings: JobSettings) -> JobSql:
 
 #: Failures with a known remedy: a text in the root cause -> what to do.
 REMEDIES = {
-    "Too many open files": "the CSV sink keeps one file open per campaign (and subtask) "
-    "until a checkpoint commits it: "
-    "raise the open-file limit (ulimit -n) above the number of campaigns",
+    "Too many open files": "the CSV sink keeps a file open per sink subtask and results partition "
+    "(window day and campaign bucket, at most 16 buckets) until a checkpoint commits it, "
+    "and Flink and Kafka need their own: raise the open-file limit (ulimit -n)",
 }
 
 
@@ -135,7 +135,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"ctr job: {err}", file=sys.stderr, flush=True)
         return 1
     tmp_dir = Path(settings.log_dir) / "tmp"
-    prepare_jvm_environment(Path(settings.log_dir), settings.flink_log_level, tmp_dir)
+    prepare_jvm_environment(Path(settings.log_dir), settings.flink_log_level, tmp_dir, settings.jvm_heap)
     try:
         return _run_flink(settings, flink_configuration(settings, jars, tmp_dir, restore_from), restore_from)
     finally:

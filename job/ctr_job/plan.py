@@ -21,12 +21,14 @@ from ctr_job.sql import (
 PLANS = ("click-flags", "sql-interval-join")
 
 
-def _run_ddl(table_env: Any, ddl: list[str]) -> None:
+def run_ddl(table_env: Any, ddl: list[str]) -> None:
+    """Execute the DDL statements on ``table_env``."""
     for statement in ddl:
         table_env.execute_sql(statement)
 
 
-def _statement_set(table_env: Any, inserts: list[str]) -> Any:
+def statement_set(table_env: Any, inserts: list[str]) -> Any:
+    """The INSERTs in one statement set of ``table_env``."""
     statements = table_env.create_statement_set()
     for statement in inserts:
         statements.add_insert_sql(statement)
@@ -65,9 +67,9 @@ def build_plan(table_env: Any, sql: JobSql, plan: str = "click-flags") -> Any:
     """The job's statement set on ``table_env`` (a StreamTableEnvironment), built as ``plan``."""
     if plan == "sql-interval-join":
         ddl, inserts = interval_join_statements(sql)
-        _run_ddl(table_env, ddl)
-        return _statement_set(table_env, inserts)
+        run_ddl(table_env, ddl)
+        return statement_set(table_env, inserts)
     ddl, inserts = flag_statements(sql)
-    _run_ddl(table_env, ddl)
+    run_ddl(table_env, ddl)
     _register_click_flags(table_env, sql)
-    return _statement_set(table_env, inserts)
+    return statement_set(table_env, inserts)

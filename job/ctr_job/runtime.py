@@ -29,9 +29,10 @@ def _ms(seconds: float) -> str:
 LOCAL_GC = "-XX:+UseParallelGC"
 
 
-def prepare_jvm_environment(log_dir: Path, level: str, tmp_dir: Path) -> None:
-    """Send Flink's log to ``log_dir`` at ``level`` and its temporary files to ``tmp_dir``, and pick
-    the local JVM's garbage collector (``LOCAL_GC``) unless ``JVM_ARGS`` names one.
+def prepare_jvm_environment(log_dir: Path, level: str, tmp_dir: Path, heap: str) -> None:
+    """Send Flink's log to ``log_dir`` at ``level`` and its temporary files to ``tmp_dir``, pick the
+    local JVM's garbage collector (``LOCAL_GC``) unless ``JVM_ARGS`` names one, and its maximum heap
+    (``heap``, as ``-Xmx``) unless ``JVM_ARGS`` sets one.
 
     Must run before the first PyFlink call starts the JVM.
     """
@@ -43,8 +44,9 @@ def prepare_jvm_environment(log_dir: Path, level: str, tmp_dir: Path) -> None:
     os.environ["LOG4J_PROPERTIES"] = str(properties.resolve())
     given = os.environ.get("JVM_ARGS", "")
     collector = "" if re.search(r"-XX:[+]Use\w*GC\b", given) else LOCAL_GC
+    maximum = "" if re.search(r"-Xmx\d", given) else f"-Xmx{heap}"
     os.environ["JVM_ARGS"] = " ".join(
-        part for part in (given, collector, f"-Djava.io.tmpdir={tmp_dir.resolve()}") if part
+        part for part in (given, collector, maximum, f"-Djava.io.tmpdir={tmp_dir.resolve()}") if part
     )
 
 

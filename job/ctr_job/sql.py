@@ -153,7 +153,9 @@ LEFT JOIN valid_clicks AS c
  AND c.event_time BETWEEN i.event_time AND i.event_time + {interval(sql.join_bound_ms)}"""
 
 
-def _windows_insert(source: str, impressions: str, clicks: str, sql: JobSql) -> str:
+def windows_insert(source: str, impressions: str, clicks: str, sql: JobSql) -> str:
+    """Tumbling windows of ``source`` on ``event_time`` per campaign into the results: the
+    ``impressions`` and ``clicks`` aggregate expressions and their ratio."""
     return f"""
 INSERT INTO ctr_results
 SELECT
@@ -171,7 +173,7 @@ GROUP BY window_start, window_end, campaign_id"""
 
 def ctr_insert(sql: JobSql) -> str:
     """Tumbling windows on impression time per campaign: distinct impressions, distinct clicked ones, CTR."""
-    return _windows_insert(
+    return windows_insert(
         "impressions_with_clicks", "COUNT(DISTINCT impr_id)", "COUNT(DISTINCT clicked_impr_id)", sql
     )
 
@@ -212,7 +214,7 @@ def flag_input_query(source: str) -> str:
 
 def flag_ctr_insert(sql: JobSql) -> str:
     """Tumbling windows on impression time per campaign over one row per impression: rows, flags, CTR."""
-    return _windows_insert(FLAGS_VIEW, "COUNT(*)", "SUM(CAST(clicked AS BIGINT))", sql)
+    return windows_insert(FLAGS_VIEW, "COUNT(*)", "SUM(CAST(clicked AS BIGINT))", sql)
 
 
 def dead_letters_view_insert(view: str, topic: str) -> str:

@@ -157,6 +157,15 @@ JobJars = Annotated[
         ),
     ),
 ]
+JvmHeap = Annotated[
+    str,
+    Field(
+        "1g",
+        pattern=r"^[1-9][0-9]*[mg]$",
+        description="maximum heap of the job's local Flink JVM (-Xmx), e.g. 512m, 1g, 4g "
+        "(a -Xmx in JVM_ARGS wins; the job image's JVM is sized by the FlinkDeployment instead)",
+    ),
+]
 
 # The operator
 Namespaces = Annotated[

@@ -136,6 +136,7 @@ class JobSettings(KafkaSettings):
     log_dir: f.LogDir
     flink_log_level: f.FlinkLogLevel
     job_jars: f.JobJars
+    jvm_heap: f.JvmHeap
 
 
 class ResultsSettings(Settings):
@@ -174,3 +175,4 @@ class DemoSettings(Settings):
     checkpoint_interval: f.CheckpointInterval
     idle_timeout: f.IdleTimeout
     parallelism: f.Parallelism
+    jvm_heap: f.JvmHeap
