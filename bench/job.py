@@ -283,10 +283,12 @@ def throughput(
     plans: tuple[Plan, ...],
     check: bool,
     profile_dir: Path | None = None,
+    rounds: int = 1,
 ) -> dict[str, Throughput]:
     """Per plan on one preloaded input, its figures. Output of every plan that writes results checked
     against the reference when ``check``; the whole runs of the job's and the SQL plan profiled with
-    JFR into ``profile_dir`` if given."""
+    JFR into ``profile_dir`` if given. The job's plan, the SQL plan and the ceiling run ``rounds``
+    times, in turn, and keep their best run (the machine is shared: its load varies from run to run)."""
     names = TopicNames.with_suffix(f"jb{time.monotonic_ns()}")
     broker.create_topics(names.all())
     shown, clicked, (prefix_offsets, end_offsets) = preload(broker, names, impressions, campaigns)
@@ -302,10 +304,13 @@ def throughput(
             prefix = run_plan(plan, names, broker, prefix_offsets, Path(prefix_work), None)
             whole = run_plan(plan, names, broker, end_offsets, Path(work), profile)
             if whole.seconds is None or prefix.seconds is None:
-                measured[plan.name] = Throughput(
-                    0.0, 0.0, whole.peak_mib, whole.peak_open_files, whole.problem or prefix.problem
+                measured.setdefault(
+                    plan.name,
+                    Throughput(
+                        0.0, 0.0, whole.peak_mib, whole.peak_open_files, whole.problem or prefix.problem
+                    ),
                 )
-                print(f"{plan.name}: {measured[plan.name].problem}", file=sys.stderr, flush=True)
+                print(f"{plan.name}: {whole.problem or prefix.problem}", file=sys.stderr, flush=True)
                 continue
             if check and plan.build != "parse-only":
                 got = read_results(Path(work) / "results")
@@ -322,9 +327,10 @@ def throughput(
                 "the whole run was not slower than its first fifth",
             )
         )
-        measured[plan.name] = Throughput(
-            rate, events / whole.seconds, whole.peak_mib, whole.peak_open_files, problem
-        )
+        run = Throughput(rate, events / whole.seconds, whole.peak_mib, whole.peak_open_files, problem)
+        best = measured.get(plan.name)
+        if best is None or not best.events_per_second >= run.events_per_second:
+            measured[plan.name] = run
         print(f"{plan.name}: {rate:,.0f} events/s", file=sys.stderr, flush=True)
     return measured
 
@@ -438,7 +444,8 @@ def throughput_figures(measured: dict[str, Throughput], impressions: int, plans:
             ours.events_per_second,
             "events/s",
             "",
-            f"{impressions:,} impressions + clicks, parallelism 2, start and stop taken out; "
+            f"{impressions:,} impressions + clicks, parallelism 2, start and stop taken out, "
+            f"best of the rounds; "
             f"{ours.whole_run_events_per_second:,.0f} events/s with them"
             + (f"; {ours.problem}" if ours.problem else ""),
         ),
@@ -501,6 +508,12 @@ def main() -> None:
         "--campaigns", default="10,1000,10000,100000,1000000", help="campaign counts of the scale runs"
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="runs of the job's plan, the SQL plan and the ceiling, in turn; each keeps its best",
+    )
+    parser.add_argument(
         "--profile", metavar="DIR", help="record a JFR profile of the job's and the SQL plan's runs into DIR"
     )
     parser.add_argument(
@@ -515,13 +528,16 @@ def main() -> None:
         return
     if args.quick:
         args.impressions, args.scale_impressions, args.campaigns, args.live_seconds = 20_000, 20_000, "10", 0
+        args.rounds = 1
     plans = QUICK_PLANS if args.quick else PLANS
     profile_dir = Path(args.profile).resolve() if args.profile else None
     if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)
     figures = []
     with EmbeddedBroker() as broker:
-        measured = throughput(broker, args.impressions, 10, plans, check=True, profile_dir=profile_dir)
+        measured = throughput(
+            broker, args.impressions, 10, plans, check=True, profile_dir=profile_dir, rounds=args.rounds
+        )
         figures += throughput_figures(measured, args.impressions, plans)
         context = profile_context(profile_dir) if profile_dir is not None else None
         for count in (int(c) for c in args.campaigns.split(",")):
