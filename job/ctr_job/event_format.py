@@ -42,7 +42,8 @@ def _javac() -> str:
     javac = shutil.which("javac")
     if javac is None:
         raise JarError(
-            "javac not found: the job compiles its Java classes (job/ctr_job/java) once, which needs a JDK 17 "
+            "javac not found: the job compiles its Java classes (job/ctr_job/java) once, "
+            "which needs a JDK 17 "
             "(Debian/Ubuntu: apt-get install openjdk-17-jdk-headless)"
         )
     return javac

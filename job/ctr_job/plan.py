@@ -42,18 +42,14 @@ def _register_click_flags(table_env: Any, sql: JobSql) -> None:
 
     flags_class = get_gateway().jvm.ctr.flink.ClickFlags
     streams = {
-        source: table_env.to_data_stream(table_env.sql_query(flag_input_query(source)))
+        source: flags_class.rows(table_env._j_tenv, table_env.sql_query(flag_input_query(source))._j_table)
         for source in ("impressions", "clicks")
     }
     for source, stream in streams.items():
         reason = FLAG_INPUT_COLUMNS[source].index("reason")
-        dead = DataStream(flags_class.malformed(stream._j_data_stream, reason))
+        dead = DataStream(flags_class.malformed(stream, reason))
         table_env.create_temporary_view(f"dead_{source}", table_env.from_data_stream(dead))
-    flags = DataStream(
-        flags_class.flags(
-            streams["impressions"]._j_data_stream, streams["clicks"]._j_data_stream, sql.join_bound_ms
-        )
-    )
+    flags = DataStream(flags_class.flags(streams["impressions"], streams["clicks"], sql.join_bound_ms))
     schema = (
         Schema.new_builder()
         .column_by_expression("event_time", "TO_TIMESTAMP_LTZ(ts, 3)")

@@ -1,13 +1,19 @@
 package ctr.flink;
 
+import org.apache.flink.api.common.functions.FlatMapFunction;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
-import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.api.java.tuple.Tuple3;
+import org.apache.flink.api.java.typeutils.ResultTypeQueryable;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
+import org.apache.flink.table.api.Table;
+import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
+import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.runtime.operators.join.KeyedCoProcessOperatorWithWatermarkDelay;
 import org.apache.flink.types.Row;
 import org.apache.flink.util.Collector;
@@ -55,11 +61,11 @@ public final class ClickFlags {
 
     /** The valid impressions and clicks joined into one {@code (campaign_id, ts, clicked)} row per impression. */
     public static DataStream<Row> flags(
-            DataStream<Row> impressions, DataStream<Row> clicks, long joinBoundMs) {
-        DataStream<Row> shown = impressions.filter(row -> row.getField(IMPRESSION_REASON) == null);
-        DataStream<Row> clicked = clicks.filter(row -> row.getField(CLICK_REASON) == null);
+            DataStream<RowData> impressions, DataStream<RowData> clicks, long joinBoundMs) {
+        DataStream<Tuple3<String, String, Long>> shown = impressions.flatMap(new ValidImpressions());
+        DataStream<Tuple2<String, Long>> clicked = clicks.flatMap(new ValidClicks());
         return shown.connect(clicked)
-                .keyBy(new FieldKey(IMPRESSION_ID), new FieldKey(CLICK_ID))
+                .keyBy(impression -> impression.f0, click -> click.f0, Types.STRING)
                 .transform(
                         "click flags",
                         FLAG_TYPE,
@@ -67,22 +73,55 @@ public final class ClickFlags {
                                 new Flags(joinBoundMs), joinBoundMs));
     }
 
-    /** The malformed rows of a converted source (those with a reason): the dead letters. */
-    public static DataStream<Row> malformed(DataStream<Row> events, int reasonField) {
-        return events.filter(row -> row.getField(reasonField) != null);
+    /**
+     * The rows of a table as a DataStream of Flink's internal rows: no conversion to {@link Row}
+     * (the fields are read once, by the operator or by the dead-letter sink).
+     */
+    public static DataStream<RowData> rows(StreamTableEnvironment tableEnv, Table table) {
+        return tableEnv.toDataStream(
+                table, table.getResolvedSchema().toPhysicalRowDataType().bridgedTo(RowData.class));
     }
 
-    /** The id in one field of a row, the operator's key. */
-    static final class FieldKey implements KeySelector<Row, String> {
-        private final int field;
+    /** The malformed rows of a converted source (those with a reason): the dead letters. */
+    public static DataStream<RowData> malformed(DataStream<RowData> events, int reasonField) {
+        return events.filter(row -> !row.isNullAt(reasonField));
+    }
 
-        FieldKey(int field) {
-            this.field = field;
+    /** The valid impressions as compact (impr_id, campaign_id, ts) tuples: cheap to send to their key. */
+    static final class ValidImpressions
+            implements FlatMapFunction<RowData, Tuple3<String, String, Long>>,
+                    ResultTypeQueryable<Tuple3<String, String, Long>> {
+        @Override
+        public void flatMap(RowData row, Collector<Tuple3<String, String, Long>> out) {
+            if (row.isNullAt(IMPRESSION_REASON)) {
+                out.collect(
+                        Tuple3.of(
+                                row.getString(IMPRESSION_ID).toString(),
+                                row.getString(IMPRESSION_CAMPAIGN).toString(),
+                                row.getLong(IMPRESSION_TS)));
+            }
         }
 
         @Override
-        public String getKey(Row row) {
-            return (String) row.getField(field);
+        public TypeInformation<Tuple3<String, String, Long>> getProducedType() {
+            return Types.TUPLE(Types.STRING, Types.STRING, Types.LONG);
+        }
+    }
+
+    /** The valid clicks as compact (impr_id, ts) tuples. */
+    static final class ValidClicks
+            implements FlatMapFunction<RowData, Tuple2<String, Long>>,
+                    ResultTypeQueryable<Tuple2<String, Long>> {
+        @Override
+        public void flatMap(RowData row, Collector<Tuple2<String, Long>> out) {
+            if (row.isNullAt(CLICK_REASON)) {
+                out.collect(Tuple2.of(row.getString(CLICK_ID).toString(), row.getLong(CLICK_TS)));
+            }
+        }
+
+        @Override
+        public TypeInformation<Tuple2<String, Long>> getProducedType() {
+            return Types.TUPLE(Types.STRING, Types.LONG);
         }
     }
 
@@ -112,7 +151,9 @@ public final class ClickFlags {
     }
 
     /** The keyed function: impressions on the first input, clicks on the second. */
-    static final class Flags extends KeyedCoProcessFunction<String, Row, Row, Row> {
+    static final class Flags
+            extends KeyedCoProcessFunction<
+                    String, Tuple3<String, String, Long>, Tuple2<String, Long>, Row> {
         private final long joinBound;
         private transient ValueState<Pending> state;
 
@@ -130,13 +171,14 @@ public final class ClickFlags {
         }
 
         @Override
-        public void processElement1(Row impression, Context ctx, Collector<Row> out)
+        public void processElement1(
+                Tuple3<String, String, Long> impression, Context ctx, Collector<Row> out)
                 throws Exception {
             Pending pending = state.value();
             if (pending != null && pending.campaign != null) {
                 return;
             }
-            long time = (Long) impression.getField(IMPRESSION_TS);
+            long time = impression.f2;
             long due = time + joinBound;
             if (ctx.timerService().currentWatermark() >= due) {
                 return;
@@ -144,7 +186,7 @@ public final class ClickFlags {
             if (pending == null) {
                 pending = new Pending();
             }
-            pending.campaign = (String) impression.getField(IMPRESSION_CAMPAIGN);
+            pending.campaign = impression.f1;
             pending.time = time;
             pending.clicked = pending.clickedWithin(time, due);
             pending.earlyClicks = null;
@@ -153,8 +195,9 @@ public final class ClickFlags {
         }
 
         @Override
-        public void processElement2(Row click, Context ctx, Collector<Row> out) throws Exception {
-            long time = (Long) click.getField(CLICK_TS);
+        public void processElement2(Tuple2<String, Long> click, Context ctx, Collector<Row> out)
+                throws Exception {
+            long time = click.f1;
             Pending pending = state.value();
             if (pending != null && pending.campaign != null) {
                 if (!pending.clicked && time >= pending.time && time <= pending.time + joinBound) {
