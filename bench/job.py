@@ -30,6 +30,7 @@ from ctr.reference import reference_ctr
 from ctr.settings.models import JobSettings, LiveSettings
 from ctr.topics import DEFAULT_PARTITIONS, TopicNames
 from ctr_job.checkpoints import latest_checkpoint
+from ctr_job.plan import PLANS as PLAN_BUILDS
 from ctr_job.results import read_results
 from ctr_job.sql import JobSql, interval
 from ctr_producer.traffic import TrafficModel
@@ -47,7 +48,7 @@ class Plan:
     options and JVM arguments."""
 
     name: str
-    build: str = "click-flags"  # click-flags | sql-interval-join | sql-flag-windows | parse-only
+    build: str = "click-flags"  # one of ctr_job.plan.PLANS, or sql-flag-windows or parse-only
     parallelism: int = 2
     options: tuple[tuple[str, str], ...] = ()
     jvm_heap: str = JobSettings.model_fields["jvm_heap"].default
@@ -59,6 +60,7 @@ FORMER_HEAP = f"{max(1, round(psutil.virtual_memory().total / 4 / 2**30))}g"
 JOB = Plan("click-flags")
 OLD = Plan("sql-interval-join", "sql-interval-join", jvm_heap=FORMER_HEAP)
 CEILING = Plan("parse-only", "parse-only")
+EXCHANGE = Plan("keyed-exchange (parse, send each event to its key, drop it)", "keyed-exchange")
 MINI_BATCH = (
     ("table.exec.mini-batch.enabled", "true"),
     ("table.exec.mini-batch.allow-latency", "1 s"),
@@ -69,6 +71,7 @@ PLANS = (
     JOB,
     OLD,
     CEILING,
+    EXCHANGE,
     Plan("click-flags, parallelism 1", parallelism=1),
     Plan("click-flags, object reuse", options=(("pipeline.object-reuse", "true"),)),
     Plan("click-flags, heap 4g", jvm_heap="4g"),
@@ -277,7 +280,7 @@ def _run_plan_here(config: dict) -> None:
     )
     options = flink_configuration(job_settings, job_jars("auto"), work / "tmp", None)
     table_env = table_environment({**options, **dict(plan.options)})
-    if plan.build in ("click-flags", "sql-interval-join"):
+    if plan.build in PLAN_BUILDS:
         statements = build_plan(table_env, sql, plan.build)
     else:
         ddl, inserts = _statements(plan.build, sql)
@@ -338,7 +341,7 @@ def throughput(
                 )
                 print(f"{plan.name}: {whole.problem or prefix.problem}", file=sys.stderr, flush=True)
                 continue
-            if check and plan.build != "parse-only":
+            if check and plan.build not in ("parse-only", EXCHANGE.build):
                 got = read_results(Path(work) / "results")
                 assert [r[:5] for r in got] == [r[:5] for r in expected], (
                     f"the output of {plan.name} differs from the reference"
@@ -494,7 +497,7 @@ def throughput_figures(measured: dict[str, Throughput], impressions: int, plans:
     for plan in plans:
         if plan in (JOB, OLD, CEILING):
             continue
-        base = JOB if plan.build == "click-flags" else OLD
+        base = OLD if plan.build.startswith("sql-") else CEILING if plan == EXCHANGE else JOB
         got = measured[plan.name]
         figures.append(
             Figure(
@@ -546,7 +549,7 @@ def main() -> None:
     parser.add_argument(
         "--scale-impressions", type=int, default=300_000, help="impressions preloaded for the scale runs"
     )
-    parser.add_argument("--live-rates", default="10000,2000", help="impressions/s of the live freshness runs")
+    parser.add_argument("--live-rates", default="10000", help="impressions/s of the live freshness runs")
     parser.add_argument("--live-seconds", type=float, default=180.0, help="length of each live freshness run")
     parser.add_argument("--run-plan", help=argparse.SUPPRESS)
     args = parser.parse_args()

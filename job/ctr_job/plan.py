@@ -17,8 +17,10 @@ from ctr_job.sql import (
     interval_join_statements,
 )
 
-#: The plans a job can be built with: the job runs "click-flags"; bench/job.py compares the others.
-PLANS = ("click-flags", "sql-interval-join")
+#: The plans a job can be built with: the job runs "click-flags"; bench/job.py compares the others
+#: ("keyed-exchange" sends every valid event to its key and drops it there: the ceiling of any plan
+#: that joins by impr_id; its windows stay empty).
+PLANS = ("click-flags", "sql-interval-join", "keyed-exchange")
 
 
 def run_ddl(table_env: Any, ddl: list[str]) -> None:
@@ -35,7 +37,7 @@ def statement_set(table_env: Any, inserts: list[str]) -> Any:
     return statements
 
 
-def _register_click_flags(table_env: Any, sql: JobSql) -> None:
+def _register_click_flags(table_env: Any, sql: JobSql, exchange_only: bool) -> None:
     from pyflink.datastream import DataStream
     from pyflink.java_gateway import get_gateway
     from pyflink.table import Schema
@@ -49,7 +51,11 @@ def _register_click_flags(table_env: Any, sql: JobSql) -> None:
         reason = FLAG_INPUT_COLUMNS[source].index("reason")
         dead = DataStream(flags_class.malformed(stream, reason))
         table_env.create_temporary_view(f"dead_{source}", table_env.from_data_stream(dead))
-    flags = DataStream(flags_class.flags(streams["impressions"], streams["clicks"], sql.join_bound_ms))
+    flags = DataStream(
+        flags_class.exchangeOnly(streams["impressions"], streams["clicks"])
+        if exchange_only
+        else flags_class.flags(streams["impressions"], streams["clicks"], sql.join_bound_ms)
+    )
     schema = (
         Schema.new_builder()
         .column_by_expression("event_time", "TO_TIMESTAMP_LTZ(ts, 3)")
@@ -67,5 +73,5 @@ def build_plan(table_env: Any, sql: JobSql, plan: str = "click-flags") -> Any:
         return statement_set(table_env, inserts)
     ddl, inserts = flag_statements(sql)
     run_ddl(table_env, ddl)
-    _register_click_flags(table_env, sql)
+    _register_click_flags(table_env, sql, exchange_only=plan == "keyed-exchange")
     return statement_set(table_env, inserts)

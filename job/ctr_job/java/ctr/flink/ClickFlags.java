@@ -1,7 +1,14 @@
 package ctr.flink;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
 import org.apache.flink.api.common.functions.FlatMapFunction;
-import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -14,7 +21,13 @@ import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.table.api.Table;
 import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
 import org.apache.flink.table.data.RowData;
-import org.apache.flink.table.runtime.operators.join.KeyedCoProcessOperatorWithWatermarkDelay;
+import org.apache.flink.runtime.state.StateInitializationContext;
+import org.apache.flink.runtime.state.VoidNamespace;
+import org.apache.flink.runtime.state.VoidNamespaceSerializer;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.types.Row;
 import org.apache.flink.util.Collector;
 
@@ -23,8 +36,9 @@ import org.apache.flink.util.Collector;
  * keyed operator instead of the SQL interval join and {@code COUNT(DISTINCT ...)} windows.
  *
  * <p>Keyed by {@code impr_id}, it holds per impression its campaign, time and clicked flag (and,
- * for a click that comes before its impression, the click's time) in one state entry with one
- * timer. A click counts when its time is within [impression time, impression time + join bound];
+ * for a click that comes before its impression, the click's time) in one state entry, due when the
+ * watermark passes the impression's time plus the join bound (see {@link FlagsOperator} for how it
+ * finds what is due). A click counts when its time is within [impression time, impression time + join bound];
  * the first impression of an id wins and a click counts once. When the watermark passes the
  * impression's time plus the join bound, no on-time click can still come: the operator emits
  * {@code (campaign_id, ts, clicked)} and forgets the id. Its output watermark is held back by the
@@ -66,11 +80,31 @@ public final class ClickFlags {
         DataStream<Tuple2<String, Long>> clicked = clicks.flatMap(new ValidClicks());
         return shown.connect(clicked)
                 .keyBy(impression -> impression.f0, click -> click.f0, Types.STRING)
-                .transform(
-                        "click flags",
-                        FLAG_TYPE,
-                        new KeyedCoProcessOperatorWithWatermarkDelay<>(
-                                new Flags(joinBoundMs), joinBoundMs));
+                .transform("click flags", FLAG_TYPE, new FlagsOperator(joinBoundMs));
+    }
+
+    /**
+     * Every valid event sent to its key as in {@link #flags}, and dropped there: what any plan that
+     * joins by {@code impr_id} pays before its join (bench/job.py's "keyed-exchange" ceiling).
+     */
+    public static DataStream<Row> exchangeOnly(DataStream<RowData> impressions, DataStream<RowData> clicks) {
+        return impressions
+                .flatMap(new ValidImpressions())
+                .connect(clicks.flatMap(new ValidClicks()))
+                .keyBy(impression -> impression.f0, click -> click.f0, Types.STRING)
+                .process(new Discard(), FLAG_TYPE);
+    }
+
+    /** Drops everything (see {@link #exchangeOnly}). */
+    static final class Discard
+            extends KeyedCoProcessFunction<
+                    String, Tuple3<String, String, Long>, Tuple2<String, Long>, Row> {
+        @Override
+        public void processElement1(
+                Tuple3<String, String, Long> impression, Context ctx, Collector<Row> out) {}
+
+        @Override
+        public void processElement2(Tuple2<String, Long> click, Context ctx, Collector<Row> out) {}
     }
 
     /**
@@ -150,37 +184,75 @@ public final class ClickFlags {
         }
     }
 
-    /** The keyed function: impressions on the first input, clicks on the second. */
-    static final class Flags
-            extends KeyedCoProcessFunction<
-                    String, Tuple3<String, String, Long>, Tuple2<String, Long>, Row> {
+    /**
+     * The keyed operator: impressions on the first input, clicks on the second. Instead of a Flink
+     * timer per impression (a heap entry and a dedup entry per key: a quarter of the operator's time,
+     * measured), it keeps one in-memory queue of the ids by due time, ordered by a tree of due
+     * milliseconds, and works it off as the watermark advances. The queue is an index of the keyed
+     * state, not state of its own: after a restore it is rebuilt from the keyed state.
+     */
+    static final class FlagsOperator extends AbstractStreamOperator<Row>
+            implements TwoInputStreamOperator<
+                    Tuple3<String, String, Long>, Tuple2<String, Long>, Row> {
         private final long joinBound;
         private transient ValueState<Pending> state;
+        private transient TreeMap<Long, ArrayList<String>> due;
+        private transient long watermark;
 
-        Flags(long joinBound) {
+        FlagsOperator(long joinBound) {
             this.joinBound = joinBound;
         }
 
         @Override
-        public void open(OpenContext openContext) {
+        public void initializeState(StateInitializationContext context) throws Exception {
+            super.initializeState(context);
             state =
-                    getRuntimeContext()
-                            .getState(
-                                    new ValueStateDescriptor<>(
-                                            "impression", TypeInformation.of(Pending.class)));
+                    getPartitionedState(
+                            VoidNamespace.INSTANCE,
+                            VoidNamespaceSerializer.INSTANCE,
+                            new ValueStateDescriptor<>("impression", TypeInformation.of(Pending.class)));
+            due = new TreeMap<>();
+            watermark = Long.MIN_VALUE;
+            if (!context.isRestored()) {
+                return;
+            }
+            List<Object> keys;
+            try (Stream<Object> stored =
+                    getKeyedStateBackend().getKeys("impression", VoidNamespace.INSTANCE)) {
+                keys = stored.collect(Collectors.toList());
+            }
+            for (Object key : keys) {
+                setCurrentKey(key);
+                Pending pending = state.value();
+                if (pending != null) {
+                    schedule(pending.campaign != null ? pending.time + joinBound : latest(pending), (String) key);
+                }
+            }
+        }
+
+        private static long latest(Pending pending) {
+            long last = Long.MIN_VALUE;
+            for (long at : pending.earlyClicks) {
+                last = Math.max(last, at);
+            }
+            return last;
+        }
+
+        private void schedule(long at, String key) {
+            due.computeIfAbsent(at, ignored -> new ArrayList<>(4)).add(key);
         }
 
         @Override
-        public void processElement1(
-                Tuple3<String, String, Long> impression, Context ctx, Collector<Row> out)
+        public void processElement1(StreamRecord<Tuple3<String, String, Long>> element)
                 throws Exception {
+            Tuple3<String, String, Long> impression = element.getValue();
             Pending pending = state.value();
             if (pending != null && pending.campaign != null) {
                 return;
             }
             long time = impression.f2;
-            long due = time + joinBound;
-            if (ctx.timerService().currentWatermark() >= due) {
+            long until = time + joinBound;
+            if (watermark >= until) {
                 return;
             }
             if (pending == null) {
@@ -188,15 +260,15 @@ public final class ClickFlags {
             }
             pending.campaign = impression.f1;
             pending.time = time;
-            pending.clicked = pending.clickedWithin(time, due);
+            pending.clicked = pending.clickedWithin(time, until);
             pending.earlyClicks = null;
             state.update(pending);
-            ctx.timerService().registerEventTimeTimer(due);
+            schedule(until, impression.f0);
         }
 
         @Override
-        public void processElement2(Tuple2<String, Long> click, Context ctx, Collector<Row> out)
-                throws Exception {
+        public void processElement2(StreamRecord<Tuple2<String, Long>> element) throws Exception {
+            Tuple2<String, Long> click = element.getValue();
             long time = click.f1;
             Pending pending = state.value();
             if (pending != null && pending.campaign != null) {
@@ -206,41 +278,53 @@ public final class ClickFlags {
                 }
                 return;
             }
-            if (time <= ctx.timerService().currentWatermark()) {
+            if (time <= watermark) {
                 return;
             }
             if (pending == null) {
                 pending = new Pending();
                 pending.earlyClicks = new long[] {time};
             } else {
-                long[] times = java.util.Arrays.copyOf(pending.earlyClicks, pending.earlyClicks.length + 1);
+                long[] times = Arrays.copyOf(pending.earlyClicks, pending.earlyClicks.length + 1);
                 times[times.length - 1] = time;
                 pending.earlyClicks = times;
             }
             state.update(pending);
-            ctx.timerService().registerEventTimeTimer(time);
+            schedule(time, click.f0);
         }
 
         @Override
-        public void onTimer(long timestamp, OnTimerContext ctx, Collector<Row> out)
-                throws Exception {
+        public void processWatermark(Watermark mark) throws Exception {
+            watermark = mark.getTimestamp();
+            while (!due.isEmpty() && due.firstKey() <= watermark) {
+                Map.Entry<Long, ArrayList<String>> next = due.pollFirstEntry();
+                for (String key : next.getValue()) {
+                    setCurrentKey(key);
+                    fire(next.getKey());
+                }
+            }
+            super.processWatermark(
+                    new Watermark(watermark == Long.MAX_VALUE ? watermark : watermark - joinBound));
+        }
+
+        /** The due time {@code at} of the current key has come. */
+        private void fire(long at) throws Exception {
             Pending pending = state.value();
             if (pending == null) {
                 return;
             }
             if (pending.campaign != null) {
-                if (timestamp == pending.time + joinBound) {
-                    out.collect(Row.of(pending.campaign, pending.time, pending.clicked));
+                if (at == pending.time + joinBound) {
+                    output.collect(
+                            new StreamRecord<>(
+                                    Row.of(pending.campaign, pending.time, pending.clicked), pending.time));
                     state.clear();
                 }
                 return;
             }
-            for (long at : pending.earlyClicks) {
-                if (at > timestamp) {
-                    return;
-                }
+            if (latest(pending) <= at) {
+                state.clear();
             }
-            state.clear();
         }
     }
 }
