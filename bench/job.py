@@ -591,7 +591,7 @@ def main() -> None:
         )
         figures += throughput_figures(measured, args.impressions, plans)
         context = profile_context(profile_dir) if profile_dir is not None else None
-        for count in (int(c) for c in args.campaigns.split(",")):
+        for count in (int(c) for c in args.campaigns.split(",") if c):
             scaled = throughput(broker, args.scale_impressions, count, (JOB,), check=True)[JOB.name]
             note = f"{args.scale_impressions:,} impressions, output = reference" + (
                 f"; {scaled.problem}" if scaled.problem else ""

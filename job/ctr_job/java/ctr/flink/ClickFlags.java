@@ -16,18 +16,18 @@ import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.api.java.tuple.Tuple3;
 import org.apache.flink.api.java.typeutils.ResultTypeQueryable;
-import org.apache.flink.streaming.api.datastream.DataStream;
-import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
-import org.apache.flink.table.api.Table;
-import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
-import org.apache.flink.table.data.RowData;
 import org.apache.flink.runtime.state.StateInitializationContext;
 import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.table.api.Table;
+import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
+import org.apache.flink.table.data.RowData;
 import org.apache.flink.types.Row;
 import org.apache.flink.util.Collector;
 
@@ -38,8 +38,8 @@ import org.apache.flink.util.Collector;
  * <p>Keyed by {@code impr_id}, it holds per impression its campaign, time and clicked flag (and,
  * for a click that comes before its impression, the click's time) in one state entry, due when the
  * watermark passes the impression's time plus the join bound (see {@link FlagsOperator} for how it
- * finds what is due). A click counts when its time is within [impression time, impression time + join bound];
- * the first impression of an id wins and a click counts once. When the watermark passes the
+ * finds what is due). A click counts when its time is within [impression time, impression time +
+ * join bound]; the first impression of an id wins and a click counts once. When the watermark passes the
  * impression's time plus the join bound, no on-time click can still come: the operator emits
  * {@code (campaign_id, ts, clicked)} and forgets the id. Its output watermark is held back by the
  * join bound, so that the rows it emits are on time for the tumbling windows after it.
