@@ -233,3 +233,57 @@ def report(benchmark: str, figures: list[Figure], quick: bool, context: str | No
         else text.rstrip("\n") + "\n\n" + block + "\n"
     )
     RESULTS.write_text(text)
+
+
+#: Where a CPU sample of the job is spent: the first of these (name, pattern) whose pattern one of the
+#: sample's frames matches, walking from the running method towards the thread's start.
+PROFILE_CATEGORIES = (
+    ("timers", r"InternalTimerServiceImpl|HeapPriorityQueue"),
+    ("keyed heap state", r"CopyOnWriteStateMap|StateTable|HeapValueState|HeapMapState|HeapListState"),
+    ("checkpoints", r"Snapshot|Checkpoint"),
+    ("ClickFlags operator", r"ctr\.flink\.ClickFlags"),
+    ("interval join", r"IntervalJoin"),
+    ("window aggregation", r"[Ww]indow(Agg|Operator|Buffer|Slice|Processor)|AggsHandle|LocalAgg"),
+    ("parse (ctr-event format)", r"ctr\.flink\.EventDeserializationSchema"),
+    ("Kafka client", r"org\.apache\.kafka"),
+    ("table <-> DataStream conversion", r"Converter|ConversionOperator|SinkOperator|InputConversion"),
+    ("records in and out (serializers, network)", r"Serializer|RecordWriter|RecordDeserializer|network"),
+    ("CSV sink", r"filesystem|FileWriter|[Cc]sv"),
+)
+
+
+def profile_breakdown(recording: Path) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """The CPU samples of a JFR recording taken in Flink task threads: the share of each
+    ``PROFILE_CATEGORIES`` entry (and "other"), and of each task thread (its operator chain), largest
+    first."""
+    import json
+
+    printed = subprocess.run(
+        ["jfr", "print", "--json", "--events", "jdk.ExecutionSample", "--stack-depth", "64", str(recording)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    categories: dict[str, int] = {}
+    threads: dict[str, int] = {}
+    patterns = [(name, re.compile(pattern)) for name, pattern in PROFILE_CATEGORIES]
+    for event in json.loads(printed.stdout)["recording"]["events"]:
+        values = event["values"]
+        thread = (values.get("sampledThread") or {}).get("javaName") or ""
+        if not re.search(r"\(\d+/\d+\)", thread):
+            continue
+        frames = [
+            frame["method"]["type"]["name"].replace("/", ".") + "." + frame["method"]["name"]
+            for frame in (values.get("stackTrace") or {}).get("frames", [])
+        ]
+        category = next(
+            (name for frame in frames for name, pattern in patterns if pattern.search(frame)), "other"
+        )
+        categories[category] = categories.get(category, 0) + 1
+        chain = re.sub(r"#\d+$", "", thread)
+        threads[chain] = threads.get(chain, 0) + 1
+    total = sum(categories.values()) or 1
+    return (
+        sorted(((name, count / total) for name, count in categories.items()), key=lambda x: -x[1]),
+        sorted(((name, count / total) for name, count in threads.items()), key=lambda x: -x[1]),
+    )

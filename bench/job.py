@@ -1,21 +1,26 @@
-"""Job benchmark: throughput of the CTR plan against the naive inner join and a parse-only ceiling,
-freshness of committed windows in a live run, and scale in campaigns (throughput, peak memory, state size).
+"""Job benchmark: throughput of the job's plan (the Java ClickFlags operator between SQL sources and
+SQL windows) against the earlier SQL plan (LEFT interval join, COUNT(DISTINCT) windows), Flink
+options on both, a SQL plan without distinct state, and a parse-only ceiling, all in the same run;
+freshness of committed windows in a live run; scale in campaigns (throughput, peak memory, open files).
 
 Run: python bench/job.py [--quick]
 """
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 
-from common import Figure, OpenFiles, TreeMemory, early_and_late, percentile, report
+import psutil
+from common import Figure, OpenFiles, TreeMemory, early_and_late, percentile, profile_breakdown, report
 from confluent_kafka import Producer
 
 from ctr.broker import EmbeddedBroker
@@ -25,7 +30,9 @@ from ctr.reference import reference_ctr
 from ctr.settings.models import JobSettings, LiveSettings
 from ctr.topics import DEFAULT_PARTITIONS, TopicNames
 from ctr_job.checkpoints import latest_checkpoint
+from ctr_job.plan import PLANS as PLAN_BUILDS
 from ctr_job.results import read_results
+from ctr_job.sql import JobSql, interval
 from ctr_producer.traffic import TrafficModel
 
 EVENT_TIME_RATE = 20_000
@@ -33,11 +40,73 @@ EVENT_TIME_RATE = 20_000
 #: throughput with the job's start and stop taken out.
 PREFIX_SHARE = 0.2
 WINDOW_MS, JOIN_BOUND_MS = 30_000, 15_000
-PLANS = ("ctr", "inner-join", "parse-only")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One way to run the job on the preloaded input: how it is built, its parallelism, extra Flink
+    options and JVM arguments."""
+
+    name: str
+    build: str = "click-flags"  # one of ctr_job.plan.PLANS, or sql-flag-windows or parse-only
+    parallelism: int = 2
+    options: tuple[tuple[str, str], ...] = ()
+    jvm_heap: str = JobSettings.model_fields["jvm_heap"].default
+
+
+#: The JVM's default maximum heap on this machine (a quarter of its memory), as the SQL plan ran before
+#: the job had a heap setting.
+FORMER_HEAP = f"{max(1, round(psutil.virtual_memory().total / 4 / 2**30))}g"
+JOB = Plan("click-flags")
+OLD = Plan("sql-interval-join", "sql-interval-join", jvm_heap=FORMER_HEAP)
+CEILING = Plan("parse-only", "parse-only")
+EXCHANGE = Plan("keyed-exchange (parse, send each event to its key, drop it)", "keyed-exchange")
+MINI_BATCH = (
+    ("table.exec.mini-batch.enabled", "true"),
+    ("table.exec.mini-batch.allow-latency", "1 s"),
+    ("table.exec.mini-batch.size", "5000"),
+)
+#: Every plan of the throughput comparison, in the order they run; each label says what it varies.
+PLANS = (
+    JOB,
+    OLD,
+    CEILING,
+    EXCHANGE,
+    Plan("click-flags, parallelism 1", parallelism=1),
+    Plan("click-flags, object reuse", options=(("pipeline.object-reuse", "true"),)),
+    Plan("click-flags, heap 4g", jvm_heap="4g"),
+    Plan(
+        "sql-interval-join, object reuse", "sql-interval-join", options=(("pipeline.object-reuse", "true"),)
+    ),
+    Plan(
+        "sql-interval-join, mini-batch + local-global",
+        "sql-interval-join",
+        options=(*MINI_BATCH, ("table.optimizer.agg-phase-strategy", "TWO_PHASE")),
+        jvm_heap=FORMER_HEAP,
+    ),
+    Plan(
+        "sql-interval-join, split distinct",
+        "sql-interval-join",
+        options=(*MINI_BATCH, ("table.optimizer.distinct-agg.split.enabled", "true")),
+        jvm_heap=FORMER_HEAP,
+    ),
+    Plan(
+        "sql-interval-join, buffer timeout 1 s",
+        "sql-interval-join",
+        options=(("execution.buffer-timeout.interval", "1 s"),),
+        jvm_heap=FORMER_HEAP,
+    ),
+    Plan("sql-interval-join, heap 1g (the job's new default)", "sql-interval-join"),
+    Plan("sql-flag-windows", "sql-flag-windows", jvm_heap=FORMER_HEAP),
+)
+QUICK_PLANS = (JOB, OLD, CEILING)
 #: Reading a backlog, a partition can go without records for a while under backpressure; an idle
 #: timeout shorter than that marks it idle, the watermark passes it, and its events come late.
 BACKFILL_IDLE_TIMEOUT = 600.0
 PLAN_TIMEOUT = 1200.0
+#: A bounded job ends with a final checkpoint, at the next tick of the interval: a short interval
+#: keeps that wait (up to one interval, at random) from swamping a short run.
+BACKFILL_CHECKPOINT_INTERVAL = 1.0
 
 
 def preload(
@@ -112,10 +181,13 @@ class Throughput:
     problem: str
 
 
-def run_plan(plan: str, names: TopicNames, broker: EmbeddedBroker, end_offsets: dict, work: Path) -> PlanRun:
-    """Run one plan to the end of the bounded input in its own process."""
+def run_plan(
+    plan: Plan, names: TopicNames, broker: EmbeddedBroker, end_offsets: dict, work: Path, profile: Path | None
+) -> PlanRun:
+    """Run one plan to the end of the bounded input in its own process (with a JFR recording into
+    ``profile`` if given)."""
     config = {
-        "plan": plan,
+        "plan": asdict(plan),
         "bootstrap_servers": broker.bootstrap_servers,
         "topics": (names.impressions, names.clicks, names.dlq),
         "end_offsets": {
@@ -123,11 +195,15 @@ def run_plan(plan: str, names: TopicNames, broker: EmbeddedBroker, end_offsets: 
         },
         "work": str(work),
     }
+    environment = dict(os.environ)
+    if profile is not None:
+        environment["JVM_ARGS"] = f"-XX:StartFlightRecording=filename={profile},settings=profile"
     process = subprocess.Popen(
         [sys.executable, __file__, "--run-plan", json.dumps(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=environment,
     )
     with TreeMemory(process.pid) as memory, OpenFiles(process.pid) as files:
         try:
@@ -147,18 +223,48 @@ def run_plan(plan: str, names: TopicNames, broker: EmbeddedBroker, end_offsets: 
     return PlanRun(json.loads(stdout.strip().splitlines()[-1])["seconds"], memory.peak_mib, files.peak)
 
 
-def _run_plan_here(config: dict) -> None:
-    """The child side of run_plan: build the plan from the job's own SQL and time it."""
-    from ctr_job.cli import job_jars
-    from ctr_job.runtime import flink_configuration, prepare_jvm_environment, statement_set
-    from ctr_job.sql import JobSql, statements
+def _statements(build: str, sql: JobSql) -> tuple[list[str], list[str]]:
+    """DDL and INSERTs of the SQL-only comparison plans."""
+    from ctr_job.sql import WINDOWS_VIEW, interval_join_statements, windows_view
 
+    ddl, inserts = interval_join_statements(sql)
+    if build == "parse-only":
+        ddl.append("CREATE TEMPORARY TABLE parsed (id STRING) WITH ('connector' = 'blackhole')")
+        inserts = [
+            "INSERT INTO parsed SELECT impr_id FROM valid_impressions",
+            "INSERT INTO parsed SELECT click_id FROM valid_clicks",
+        ]
+    if build == "sql-flag-windows":
+        # One row per impression and window with its clicked flag (a window per impr_id after the
+        # interval join), then windows counting rows and summing flags: no COUNT(DISTINCT) sets.
+        ddl = [statement for statement in ddl if f"VIEW {WINDOWS_VIEW} " not in statement]
+        ddl.append(
+            f"""CREATE TEMPORARY VIEW flags_per_impression AS
+SELECT campaign_id, window_time AS event_time, MAX(IF(clicked_impr_id IS NULL, 0, 1)) AS clicked
+FROM TABLE(TUMBLE(TABLE impressions_with_clicks, DESCRIPTOR(event_time), {interval(WINDOW_MS)}))
+GROUP BY window_start, window_end, window_time, campaign_id, impr_id"""
+        )
+        ddl.append(windows_view("flags_per_impression", "COUNT(*)", "SUM(clicked)", sql))
+    return ddl, inserts
+
+
+def _run_plan_here(config: dict) -> None:
+    """The child side of run_plan: build the plan from the job's own code and time it."""
+    from ctr_job.cli import job_jars
+    from ctr_job.plan import build_plan, run_ddl, statement_set
+    from ctr_job.runtime import flink_configuration, prepare_jvm_environment, table_environment
+
+    plan = Plan(**{**config["plan"], "options": tuple(map(tuple, config["plan"]["options"]))})
     work = Path(config["work"])
     impressions, clicks, dlq = config["topics"]
     job_settings = JobSettings(
-        checkpoint_dir=str(work / "checkpoints"), parallelism=2, idle_timeout=BACKFILL_IDLE_TIMEOUT
+        checkpoint_dir=str(work / "checkpoints"),
+        checkpoint_interval=BACKFILL_CHECKPOINT_INTERVAL,
+        parallelism=plan.parallelism,
+        idle_timeout=BACKFILL_IDLE_TIMEOUT,
+        jvm_heap=plan.jvm_heap,
     )
-    prepare_jvm_environment(work / "logs", "WARN", work / "tmp")
+    prepare_jvm_environment(work / "logs", "INFO", work / "tmp", job_settings.jvm_heap)
     sql = JobSql(
         bootstrap_servers=config["bootstrap_servers"],
         impressions_topic=impressions,
@@ -173,47 +279,77 @@ def _run_plan_here(config: dict) -> None:
             t: {int(p): o for p, o in offsets.items()} for t, offsets in config["end_offsets"].items()
         },
     )
-    ddl, inserts = statements(sql)
-    if config["plan"] == "inner-join":
-        ddl = [statement.replace("LEFT JOIN", "JOIN") for statement in ddl]
-    if config["plan"] == "parse-only":
-        ddl.append("CREATE TEMPORARY TABLE parsed (id STRING) WITH ('connector' = 'blackhole')")
-        inserts = [
-            "INSERT INTO parsed SELECT impr_id FROM valid_impressions",
-            "INSERT INTO parsed SELECT click_id FROM valid_clicks",
-        ]
-    plan = statement_set(
-        flink_configuration(job_settings, job_jars("auto"), work / "tmp", None), ddl, inserts
-    )
-    started = time.monotonic()
-    plan.execute().wait()
-    print(json.dumps({"seconds": time.monotonic() - started}))
+    options = flink_configuration(job_settings, job_jars("auto"), work / "tmp", None)
+    table_env = table_environment({**options, **dict(plan.options)})
+    if plan.build in PLAN_BUILDS:
+        statements = build_plan(table_env, sql, plan.build)
+    else:
+        ddl, inserts = _statements(plan.build, sql)
+        run_ddl(table_env, ddl)
+        statements = statement_set(table_env, inserts)
+    statements.execute().wait()
+    ended = time.time()
+    print(json.dumps({"seconds": ended - first_split_added(work / "logs")}))
+
+
+#: What a Kafka source reader logs (at INFO) when it gets its first partitions: it starts reading.
+READING_STARTS = "Adding split(s) to reader"
+
+
+def first_split_added(log_dir: Path) -> float:
+    """When the first source reader got its partitions (epoch seconds), from Flink's log: planning,
+    code generation and deployment before it do not count."""
+    for log in sorted(log_dir.glob("*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if READING_STARTS in line:
+                return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    raise RuntimeError(f"no '{READING_STARTS}' in Flink's log under {log_dir}")
 
 
 def throughput(
-    broker: EmbeddedBroker, impressions: int, campaigns: int, plans: tuple[str, ...], check: bool
+    broker: EmbeddedBroker,
+    impressions: int,
+    campaigns: int,
+    plans: tuple[Plan, ...],
+    check: bool,
+    profile_dir: Path | None = None,
+    rounds: int = 1,
 ) -> dict[str, Throughput]:
-    """Per plan on one preloaded input, its figures. CTR output checked against the reference."""
+    """Per plan on one preloaded input, its figures. Output of every plan that writes results checked
+    against the reference when ``check``; the whole runs of the job's and the SQL plan profiled with
+    JFR into ``profile_dir`` if given. The job's plan, the SQL plan and the ceiling run ``rounds``
+    times, in turn, and keep their best run (the machine is shared: its load varies from run to run)."""
     names = TopicNames.with_suffix(f"jb{time.monotonic_ns()}")
     broker.create_topics(names.all())
     shown, clicked, (prefix_offsets, end_offsets) = preload(broker, names, impressions, campaigns)
     events = len(shown) + len(clicked)
     prefix_events = sum(sum(offsets.values()) for offsets in prefix_offsets.values())
-    measured = {}
-    for plan in plans:
+    expected = reference_ctr(shown, clicked, WINDOW_MS, JOIN_BOUND_MS) if check else []
+    measured: dict[str, Throughput] = {}
+    schedule = [plan for turn in range(rounds) for plan in plans if turn == 0 or plan in (JOB, OLD, CEILING)]
+    for turn, plan in enumerate(schedule):
+        first_turn = turn < len(plans)
+        profile = (
+            profile_dir / f"{plan.build}.jfr"
+            if profile_dir is not None and plan in (JOB, OLD) and first_turn
+            else None
+        )
         with tempfile.TemporaryDirectory() as prefix_work, tempfile.TemporaryDirectory() as work:
-            prefix = run_plan(plan, names, broker, prefix_offsets, Path(prefix_work))
-            whole = run_plan(plan, names, broker, end_offsets, Path(work))
+            prefix = run_plan(plan, names, broker, prefix_offsets, Path(prefix_work), None)
+            whole = run_plan(plan, names, broker, end_offsets, Path(work), profile)
             if whole.seconds is None or prefix.seconds is None:
-                measured[plan] = Throughput(
-                    0.0, 0.0, whole.peak_mib, whole.peak_open_files, whole.problem or prefix.problem
+                measured.setdefault(
+                    plan.name,
+                    Throughput(
+                        0.0, 0.0, whole.peak_mib, whole.peak_open_files, whole.problem or prefix.problem
+                    ),
                 )
+                print(f"{plan.name}: {whole.problem or prefix.problem}", file=sys.stderr, flush=True)
                 continue
-            if plan == "ctr" and check:
-                expected = reference_ctr(shown, clicked, WINDOW_MS, JOIN_BOUND_MS)
+            if check and plan.build not in ("parse-only", EXCHANGE.build):
                 got = read_results(Path(work) / "results")
                 assert [r[:5] for r in got] == [r[:5] for r in expected], (
-                    "the CTR output differs from the reference"
+                    f"the output of {plan.name} differs from the reference"
                 )
         extra_seconds = whole.seconds - prefix.seconds
         rate, problem = (
@@ -225,9 +361,11 @@ def throughput(
                 "the whole run was not slower than its first fifth",
             )
         )
-        measured[plan] = Throughput(
-            rate, events / whole.seconds, whole.peak_mib, whole.peak_open_files, problem
-        )
+        run = Throughput(rate, events / whole.seconds, whole.peak_mib, whole.peak_open_files, problem)
+        best = measured.get(plan.name)
+        if best is None or not best.events_per_second >= run.events_per_second:
+            measured[plan.name] = run
+        print(f"{plan.name}: {rate:,.0f} events/s", file=sys.stderr, flush=True)
     return measured
 
 
@@ -309,6 +447,95 @@ def freshness(
     return delays, state_sizes
 
 
+def _short(chain: str) -> str:
+    """A task thread's name, its operator chain shortened in the middle (its subtask index kept)."""
+    return chain if len(chain) <= 90 else f"{chain[:70]} … {chain[-8:]}"
+
+
+def profile_context(profile_dir: Path) -> str:
+    """Where the CPU of the job's and the SQL plan's whole runs went, from their JFR recordings."""
+    lines = [
+        f"CPU profile (JFR, samples of Flink's task threads over the whole {JOB.name} and {OLD.name} runs):"
+    ]
+    for plan in (JOB, OLD):
+        recording = profile_dir / f"{plan.build}.jfr"
+        if not recording.is_file():
+            continue
+        categories, chains = profile_breakdown(recording)
+        lines.append(f"- {plan.name}: " + ", ".join(f"{name} {share:.0%}" for name, share in categories))
+        lines.append(
+            "  - by task thread: " + "; ".join(f"{_short(chain)} {share:.0%}" for chain, share in chains[:4])
+        )
+    return "\n".join(lines)
+
+
+def _ratio(ours: float, theirs: float) -> float:
+    return ours / theirs if theirs else float("nan")
+
+
+def throughput_figures(measured: dict[str, Throughput], impressions: int, plans: tuple[Plan, ...]) -> list:
+    """The figures of the throughput comparison: the job's plan, its ratios to the ceiling and to the
+    SQL plan, every other plan against the plan it varies, and parallelism 2 against 1."""
+    ours = measured[JOB.name]
+    figures = [
+        Figure(
+            "throughput, job plan (ClickFlags operator + SQL windows), output = reference",
+            ours.events_per_second,
+            "events/s",
+            "",
+            f"{impressions:,} impressions + clicks, parallelism 2, best of the rounds; start and stop "
+            "taken out (each run timed from its first partition read; the difference of a run over "
+            f"the first fifth and one over all); {ours.whole_run_events_per_second:,.0f} events/s "
+            "over the whole run from its first read" + (f"; {ours.problem}" if ours.problem else ""),
+        ),
+        Figure(
+            "job plan / parse-only ceiling",
+            _ratio(ours.events_per_second, measured[CEILING.name].events_per_second),
+            "×",
+            "≥ 0.5 ×",
+            f"parse-only {measured[CEILING.name].events_per_second:,.0f} events/s",
+        ),
+        Figure(
+            "job plan / sql-interval-join (the earlier SQL plan)",
+            _ratio(ours.events_per_second, measured[OLD.name].events_per_second),
+            "×",
+            "≥ 3 ×",
+            f"sql-interval-join {measured[OLD.name].events_per_second:,.0f} events/s (heap {OLD.jvm_heap}, "
+            "the JVM's default here, as it ran before), output = reference",
+        ),
+    ]
+    for plan in plans:
+        if plan in (JOB, OLD, CEILING):
+            continue
+        base = OLD if plan.build.startswith("sql-") else CEILING if plan == EXCHANGE else JOB
+        got = measured[plan.name]
+        figures.append(
+            Figure(
+                plan.name,
+                got.events_per_second,
+                "events/s",
+                "",
+                f"{_ratio(got.events_per_second, measured[base.name].events_per_second):.2f} × {base.name}"
+                + (f"; {got.problem}" if got.problem else ""),
+            )
+        )
+    single = next((p for p in plans if p.build == JOB.build and p.parallelism == 1), None)
+    if single is not None:
+        rate = measured[single.name].events_per_second
+        figures.append(
+            Figure(
+                "job plan: events/s per slot at parallelism 1 and 2",
+                rate,
+                "events/s",
+                "",
+                f"parallelism 2: {ours.events_per_second / 2:,.0f} per slot, "
+                f"{_ratio(ours.events_per_second, rate):.2f} × parallelism 1 "
+                "(2 cores, shared with the broker)",
+            )
+        )
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -318,12 +545,25 @@ def main() -> None:
         "--impressions", type=int, default=1_000_000, help="impressions preloaded for the throughput runs"
     )
     parser.add_argument(
-        "--campaigns", default="10,1000,10000,100000", help="campaign counts of the scale runs"
+        "--campaigns", default="10,1000,10000,100000,1000000", help="campaign counts of the scale runs"
+    )
+    parser.add_argument(
+        "--plans",
+        help="only these plans (names separated by ';'), besides the job's, the SQL and the ceiling",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="runs of the job's plan, the SQL plan and the ceiling, in turn; each keeps its best",
+    )
+    parser.add_argument(
+        "--profile", metavar="DIR", help="record a JFR profile of the job's and the SQL plan's runs into DIR"
     )
     parser.add_argument(
         "--scale-impressions", type=int, default=300_000, help="impressions preloaded for the scale runs"
     )
-    parser.add_argument("--live-rates", default="10000,2000", help="impressions/s of the live freshness runs")
+    parser.add_argument("--live-rates", default="10000", help="impressions/s of the live freshness runs")
     parser.add_argument("--live-seconds", type=float, default=180.0, help="length of each live freshness run")
     parser.add_argument("--run-plan", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -332,29 +572,29 @@ def main() -> None:
         return
     if args.quick:
         args.impressions, args.scale_impressions, args.campaigns, args.live_seconds = 20_000, 20_000, "10", 0
+        args.rounds = 1
+    plans = QUICK_PLANS if args.quick else PLANS
+    if args.plans:
+        chosen = args.plans.split(";")
+        plans = (
+            JOB,
+            OLD,
+            CEILING,
+            *(plan for plan in PLANS if plan.name in chosen and plan not in QUICK_PLANS),
+        )
+    profile_dir = Path(args.profile).resolve() if args.profile else None
+    if profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
     figures = []
     with EmbeddedBroker() as broker:
-        measured = throughput(broker, args.impressions, 10, PLANS, check=True)
-        ours = measured["ctr"].events_per_second
-        figures.append(
-            Figure(
-                "throughput, CTR plan (LEFT interval join + windows), output = reference",
-                ours,
-                "events/s",
-                "≥ 150,000 events/s",
-                f"{args.impressions:,} impressions + clicks, parallelism 2, start and stop taken out; "
-                f"{measured['ctr'].whole_run_events_per_second:,.0f} events/s with them"
-                + (f"; {measured['ctr'].problem}" if measured["ctr"].problem else ""),
-            )
+        measured = throughput(
+            broker, args.impressions, 10, plans, check=True, profile_dir=profile_dir, rounds=args.rounds
         )
-        for plan, label in (("inner-join", "naive inner join"), ("parse-only", "parse-only ceiling")):
-            theirs = measured[plan].events_per_second
-            figures.append(
-                Figure(f"CTR plan / {label}", ours / theirs, "×", "", f"{plan} {theirs:,.0f} events/s")
-            )
-        for count in (int(c) for c in args.campaigns.split(",")):
-            scaled = throughput(broker, args.scale_impressions, count, ("ctr",), check=False)["ctr"]
-            note = f"{args.scale_impressions:,} impressions" + (
+        figures += throughput_figures(measured, args.impressions, plans)
+        context = profile_context(profile_dir) if profile_dir is not None else None
+        for count in (int(c) for c in args.campaigns.split(",") if c):
+            scaled = throughput(broker, args.scale_impressions, count, (JOB,), check=True)[JOB.name]
+            note = f"{args.scale_impressions:,} impressions, output = reference" + (
                 f"; {scaled.problem}" if scaled.problem else ""
             )
             figures.append(
@@ -402,7 +642,7 @@ def main() -> None:
                     f"{early:.1f} → {late:.1f} MiB on average, {len(states)} samples 5 s apart",
                 )
             )
-    report("bench/job", figures, args.quick)
+    report("bench/job", figures, args.quick, context)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from ctr.broker import EmbeddedBroker
 from ctr.durations import parse_duration
 from ctr.events import Click, Impression, decode_click, decode_impression, encode, message_key
 from ctr.reference import reference_ctr
+from ctr.settings.models import JobSettings
 from ctr.topics import TopicNames
 from ctr_job.results import read_results
 
@@ -65,6 +66,11 @@ def main() -> None:
     )
     parser.add_argument("--minutes", type=float, default=15.0, help="length of the run")
     parser.add_argument("--rate", type=int, default=20_000, help="impressions per second")
+    parser.add_argument(
+        "--jvm-heap",
+        default=JobSettings.model_fields["jvm_heap"].default,
+        help="the job's --jvm-heap (default: the job's default)",
+    )
     args = parser.parse_args()
     window, checkpoint = "30s", "10s"
     if args.quick:
@@ -122,6 +128,8 @@ def main() -> None:
                 window,
                 "--checkpoint-interval",
                 checkpoint,
+                "--jvm-heap",
+                args.jvm_heap,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -212,6 +220,13 @@ def main() -> None:
             f"{len(committed)} rows committed",
         ),
         Figure("windows not committed", missing, "rows", "0"),
+        Figure(
+            "job peak memory (JVM and Python, the whole process tree)",
+            job_memory.peak_mib,
+            "MiB",
+            "",
+            f"--jvm-heap {args.jvm_heap}",
+        ),
         memory_figure("job memory (JVM and Python)", job_memory.samples),
         memory_figure("job live heap (after a full GC)", job_heap.samples, each="one sample per window"),
         memory_figure("producer memory", producer_memory.samples),

@@ -1,6 +1,8 @@
 """The CTR job on a real PyFlink mini-cluster against the real broker, checked against the reference."""
 
 import json
+import random
+import resource
 import signal
 import time
 from pathlib import Path
@@ -8,9 +10,11 @@ from pathlib import Path
 import psutil
 import pytest
 from events_for_tests import (
+    BASE,
     JOIN_BOUND_MS,
     MALFORMED_IMPRESSIONS,
     WINDOW_MS,
+    EventSet,
     hard_cases,
     malformed_count,
     produce,
@@ -19,6 +23,7 @@ from events_for_tests import (
 from support import CollectedOutput, fresh_topics, read_topic, run_ctr, start_ctr, wait_for
 
 from ctr.broker import free_port
+from ctr.events import Click, Impression
 from ctr.reference import CtrRow, reference_ctr
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.results import read_results
@@ -187,6 +192,39 @@ def test_exactly_once_across_a_jvm_crash(broker, topics, tmp_path):
     finally:
         stop_job(job)
     assert comparable(rows) == comparable(expected)
+
+
+#: An open-file limit far below the campaign count of the next test (the JVM raises its soft limit
+#: to the hard one, so both are set).
+FEW_OPEN_FILES = 1024
+
+
+def _few_open_files() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FEW_OPEN_FILES, FEW_OPEN_FILES))
+
+
+@pytest.mark.slow
+def test_more_campaigns_than_open_files(broker, topics, tmp_path):
+    """Each of 3,000 campaigns has its own results row; the job keeps a bounded number of files open."""
+    events = EventSet()
+    rng = random.Random(3)
+    for n in range(3_000):
+        shown = Impression(f"many-{n}", "u", f"campaign-{n}", BASE + rng.randrange(2 * WINDOW_MS))
+        events.add_impression(shown, rng)
+        if n % 3 == 0:
+            events.add_click(Click(f"many-click-{n}", shown.impr_id, "u", shown.ts + 1_000), rng)
+    produce(broker, topics, events)
+    produce_sentinels(broker, topics, events)
+    expected = reference_ctr(events.plain_impressions(), events.plain_clicks(), WINDOW_MS, JOIN_BOUND_MS)
+    job = CollectedOutput(
+        start_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path), preexec_fn=_few_open_files)
+    )
+    try:
+        rows = wait_for_results(tmp_path / "results", expected, job)
+    finally:
+        stop_job(job)
+    assert comparable(rows) == comparable(expected)
+    assert len({row.campaign_id for row in rows}) == 3_000 > FEW_OPEN_FILES
 
 
 def test_unreachable_broker_fails_fast(topics, tmp_path):

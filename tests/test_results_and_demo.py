@@ -7,21 +7,28 @@ import pytest
 from support import run_ctr
 
 
+def partition(results, day: str, campaign: str):
+    from ctr_job.results import campaign_bucket
+
+    path = results / f"window_day={day}" / f"campaign_bucket={campaign_bucket(campaign)}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @pytest.fixture
 def output_dir(tmp_path):
     results = tmp_path / "results"
-    (results / "campaign_id=b").mkdir(parents=True)
-    (results / "campaign_id=a").mkdir()
-    (results / "campaign_id=b" / "part-1-0-0").write_text(
-        "2024-01-01 00:00:30,2024-01-01 00:01:00,10,5,0.5\n2024-01-01 00:00:00,2024-01-01 00:00:30,4,1,0.25\n"
+    (partition(results, "2024-01-01", "b") / "part-1-0-0").write_text(
+        "b,2024-01-01 00:00:30,2024-01-01 00:01:00,10,5,0.5\n"
+        "b,2024-01-01 00:00:00,2024-01-01 00:00:30,4,1,0.25\n"
     )
-    (results / "campaign_id=a" / "part-2-0-0").write_text(
-        "2024-01-01 00:00:30,2024-01-01 00:01:00,8,2,0.25\n"
+    (partition(results, "2024-01-01", "a") / "part-2-0-0").write_text(
+        "a,2024-01-01 00:00:30,2024-01-01 00:01:00,8,2,0.25\n"
     )
-    (results / "campaign_id=a" / ".part-2-0-1.inprogress.123").write_text(
-        "2024-01-01 00:01:00,2024-01-01 00:01:30,9,9,1.0\n"
+    (partition(results, "2024-01-01", "a") / ".part-2-0-1.inprogress.123").write_text(
+        "a,2024-01-01 00:01:00,2024-01-01 00:01:30,9,9,1.0\n"
     )
-    (results / "campaign_id=a" / "_SUCCESS").write_text("")
+    (partition(results, "2024-01-01", "a") / "_SUCCESS").write_text("")
     return results
 
 
@@ -43,6 +50,48 @@ def test_results_json_table_and_plot(output_dir, tmp_path):
     table = run_ctr("results", str(output_dir), "--plot", str(plot), timeout=120)
     assert "50.00%" in table.stdout and "campaign" in table.stdout
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_results_of_one_campaign_or_since_a_time_read_only_their_partitions(output_dir):
+    from ctr_job.results import campaign_bucket
+
+    assert campaign_bucket("a") != campaign_bucket("b")
+    (partition(output_dir, "2023-12-31", "b") / "part-0-0-0").write_text("not, a, row\n")
+    (partition(output_dir, "2024-01-02", "a") / "part-3-0-0").write_text(
+        "a,2024-01-02 00:00:00,2024-01-02 00:00:30,3,3,1.0\n"
+    )
+    a = run_ctr("results", str(output_dir), "--format", "csv", "--campaign", "a", timeout=60)
+    assert a.returncode == 0, a.stderr
+    assert a.stdout.strip().splitlines()[1:] == [
+        "a,2024-01-01 00:00:30,2024-01-01 00:01:00,8,2,0.25",
+        "a,2024-01-02 00:00:00,2024-01-02 00:00:30,3,3,1.0",
+    ]
+    since = run_ctr(
+        "results", str(output_dir), "--format", "csv", "--since", "2024-01-01 00:00:30", timeout=60
+    )
+    assert since.returncode == 0, since.stderr
+    assert [line.split(",")[:2] for line in since.stdout.strip().splitlines()[1:]] == [
+        ["a", "2024-01-01 00:00:30"],
+        ["b", "2024-01-01 00:00:30"],
+        ["a", "2024-01-02 00:00:00"],
+    ]
+    bad = run_ctr("results", str(output_dir), "--since", "yesterday", timeout=60)
+    assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def test_demo_says_when_a_window_is_committed():
+    from ctr.settings.models import DemoSettings
+    from ctr_job.demo import commit_delay, next_commit, status_line
+    from ctr_job.progress import Progress
+
+    config = DemoSettings(window=30, join_bound=15, out_of_orderness=5, checkpoint_interval=10)
+    assert commit_delay(config) == (20, 30)
+    assert next_commit(config, 1_700_000_010.0) == 1_700_000_040 + 30
+    line = status_line(Progress(1234, 1000, 1_700_000_000_000), 100.0, 70.0)
+    assert (
+        "sent 1,234 events" in line and "read 1,000" in line and "22:13:20 UTC" in line and "in 30s" in line
+    )
+    assert "not yet" in status_line(Progress(0, 0, None), 100.0, 100.0)
 
 
 def test_results_of_a_missing_directory_exits_2(tmp_path):
@@ -85,3 +134,7 @@ def test_short_demo_commits_windows_consistent_with_the_producer(tmp_path):
     assert sum(row["impressions"] for row in rows) <= int(sent.group(1))
     assert sum(row["clicks"] for row in rows) <= int(sent.group(2))
     assert "true CTR" in result.stdout
+    assert "committed 6-8s after it ends" in result.stdout and "\r" not in result.stdout, result.stdout
+    assert re.search(
+        r"peak resident memory \(JVM and Python\) was [\d,]+ MiB with --jvm-heap 1g", result.stdout
+    )

@@ -95,23 +95,30 @@ def test_round_robin_and_seed():
     assert first == again != other
 
 
-def test_local_jvm_gets_the_parallel_collector_unless_jvm_args_name_one(tmp_path, monkeypatch):
+def test_local_jvm_gets_the_parallel_collector_and_the_heap_setting_unless_jvm_args_name_them(
+    tmp_path, monkeypatch
+):
     from ctr_job.runtime import LOCAL_GC, prepare_jvm_environment
 
     monkeypatch.delenv("JVM_ARGS", raising=False)
-    prepare_jvm_environment(tmp_path / "logs", "WARN", tmp_path / "tmp")
-    assert os.environ["JVM_ARGS"].split() == [LOCAL_GC, f"-Djava.io.tmpdir={(tmp_path / 'tmp').resolve()}"]
+    prepare_jvm_environment(tmp_path / "logs", "WARN", tmp_path / "tmp", "1g")
+    assert os.environ["JVM_ARGS"].split() == [
+        LOCAL_GC,
+        "-Xmx1g",
+        f"-Djava.io.tmpdir={(tmp_path / 'tmp').resolve()}",
+    ]
     monkeypatch.setenv("JVM_ARGS", "-Xmx2g -XX:+UseG1GC")
-    prepare_jvm_environment(tmp_path / "logs", "WARN", tmp_path / "tmp")
+    prepare_jvm_environment(tmp_path / "logs", "WARN", tmp_path / "tmp", "1g")
     assert (
         os.environ["JVM_ARGS"].split()[:2] == ["-Xmx2g", "-XX:+UseG1GC"]
         and LOCAL_GC not in os.environ["JVM_ARGS"]
+        and "-Xmx1g" not in os.environ["JVM_ARGS"]
     )
 
 
 def test_a_failed_job_names_the_remedy_of_a_known_cause():
     from ctr_job.cli import failure_message
 
-    cause = "java.nio.file.FileSystemException: /r/campaign_id=c-1/.part-0.inprogress: Too many open files"
+    cause = "java.nio.file.FileSystemException: /r/window_day=d/.part-0.inprogress: Too many open files"
     assert failure_message(cause).startswith(cause) and "ulimit -n" in failure_message(cause)
     assert failure_message("java.lang.IllegalStateException: boom") == "java.lang.IllegalStateException: boom"

@@ -17,15 +17,16 @@ from ctr_job.campaign_gauge import with_campaign_gauge
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.event_format import event_format_jar
 from ctr_job.jars import JarError, connector_jars
+from ctr_job.plan import build_plan
 from ctr_job.preflight import PreflightError, check_checkpoint, check_writable_dir, wait_for_topics
 from ctr_job.results_topic import with_results_topic
 from ctr_job.runtime import (
     flink_configuration,
     prepare_jvm_environment,
     put_reporter_on_classpath,
-    statement_set,
+    table_environment,
 )
-from ctr_job.sql import JobSql, statements
+from ctr_job.sql import JobSql
 
 log = logging.getLogger("ctr.job")
 STATUS_POLL = 1.0
@@ -103,9 +104,9 @@ def job_sql(settings: JobSettings) -> JobSql:
 
 #: Failures with a known remedy: a text in the root cause -> what to do.
 REMEDIES = {
-    "Too many open files": "the CSV sink keeps one file open per campaign (and subtask) "
-    "until a checkpoint commits it: "
-    "raise the open-file limit (ulimit -n) above the number of campaigns",
+    "Too many open files": "the CSV sink keeps a file open per sink subtask and results partition "
+    "(window day and campaign bucket, at most 16 buckets) until a checkpoint commits it, "
+    "and Flink and Kafka need their own: raise the open-file limit (ulimit -n)",
 }
 
 
@@ -143,7 +144,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"ctr job: {err}", file=sys.stderr, flush=True)
         return 1
     tmp_dir = Path(settings.log_dir) / "tmp"
-    prepare_jvm_environment(Path(settings.log_dir), settings.flink_log_level, tmp_dir)
+    prepare_jvm_environment(Path(settings.log_dir), settings.flink_log_level, tmp_dir, settings.jvm_heap)
     if settings.metrics_port is not None:
         put_reporter_on_classpath()
     try:
@@ -160,8 +161,9 @@ def _run_flink(settings: JobSettings, configuration: dict[str, str], restore_fro
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        job = with_campaign_gauge(settings, *with_results_topic(settings, *statements(job_sql(settings))))
-        client = statement_set(configuration, *job).execute().get_job_client()
+        sinks = with_campaign_gauge(settings, *with_results_topic(settings, [], []))
+        table_env = table_environment(configuration)
+        client = build_plan(table_env, job_sql(settings), sinks=sinks).execute().get_job_client()
         print(
             f"ctr job: running {client.get_job_id()}{f' from {restore_from}' if restore_from else ''}; "
             f"results in {settings.output_dir}, Flink log in {settings.log_dir}",

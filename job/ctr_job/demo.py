@@ -9,11 +9,16 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ctr.broker import BrokerError, EmbeddedBroker
+from ctr.reference import format_time
 from ctr.settings.command_line import add_command, env_var, environment, resolve
 from ctr.settings.models import DemoSettings, JobSettings, ProducerSettings
+from ctr.topics import TopicNames
+from ctr_job.memory import tree_rss
+from ctr_job.progress import Progress, ProgressReader
 from ctr_job.results import format_table, read_results
 
 #: The demo's settings that it hands on to the producer and to the job (its duration is its own).
@@ -60,6 +65,33 @@ def _stop(process: subprocess.Popen, name: str) -> str | None:
     return stdout.decode() if stdout else None
 
 
+def commit_delay(config: DemoSettings) -> tuple[float, float]:
+    """How long after its end a window is committed, at the earliest and the latest: the watermark must
+    pass the window's end plus the join bound (the clicks of its last impression) plus the
+    out-of-orderness, then the next checkpoint commits it (up to one interval later)."""
+    earliest = config.join_bound + config.out_of_orderness
+    return earliest, earliest + config.checkpoint_interval
+
+
+def next_commit(config: DemoSettings, after: float) -> float:
+    """The latest time (epoch seconds) the first window ending after ``after`` is committed."""
+    end = (after // config.window + 1) * config.window
+    return end + commit_delay(config)[1]
+
+
+def status_line(progress: Progress, due: float, now: float) -> str:
+    """One line: events sent, read by the job, its watermark, and the countdown to the next commit."""
+    watermark = (
+        "not yet" if progress.watermark_ms is None else format_time(progress.watermark_ms)[11:] + " UTC"
+    )
+    left = due - now
+    countdown = f"in {left:.0f}s" if left >= 1 else "any moment now"
+    return (
+        f"sent {progress.sent:,} events · job read {progress.read:,} (at its last checkpoint) · "
+        f"its watermark {watermark} · next window committed {countdown}"
+    )
+
+
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Run the demo until Ctrl-C or --duration; stop everything it started; return the exit code."""
     config = resolve(parser, args, DemoSettings)
@@ -98,17 +130,34 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             logs / "producer.log",
             subprocess.PIPE,
         )
-        first = config.window + config.join_bound + config.out_of_orderness + config.checkpoint_interval
+        earliest, latest = commit_delay(config)
+        due = next_commit(config, time.time())
         print(
             f"ctr demo: broker {broker.bootstrap_servers}, producer at {config.rate:g} impressions/s, "
-            "job starting; "
-            f"the first window is committed about {first:.0f}s after it closes. Ctrl-C stops.",
+            f"job starting (heap {config.jvm_heap}). A window is committed {earliest:g}-{latest:g}s after "
+            "it ends (join bound + out-of-orderness + up to one checkpoint interval): the first, ending "
+            f"{format_time(round((due - latest) * 1000))[11:]} UTC, by about "
+            f"{format_time(round(due * 1000))[11:]} UTC. Ctrl-C stops.",
             flush=True,
+        )
+        live = sys.stdout.isatty()
+        topics = TopicNames()
+        progress = (
+            ProgressReader(
+                broker.bootstrap_servers,
+                (topics.impressions, topics.clicks),
+                JobSettings.model_fields["group_id"].default,
+                round(config.out_of_orderness * 1000),
+            )
+            if live
+            else None
         )
         deadline = None if config.duration is None else time.monotonic() + config.duration
         shown: set = set()
         header = True
+        peak = 0
         while not stop.wait(1.0) and (deadline is None or time.monotonic() < deadline):
+            peak = max(peak, tree_rss(job.pid) or 0)
             for process, name in ((job, "job"), (producer, "producer")):
                 if process.poll() is not None:
                     print(
@@ -121,9 +170,28 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 break
             new = [row for row in read_results(results) if row not in shown]
             if new:
+                print("\r\x1b[K" if live else "", end="")
                 print(format_table(new, true_ctr, header=header), flush=True)
                 shown.update(new)
                 header = False
+                last_end = max(
+                    datetime.fromisoformat(row.window_end).replace(tzinfo=timezone.utc).timestamp()
+                    for row in new
+                )
+                due = next_commit(config, last_end)
+            if progress is not None:
+                line = status_line(progress.read(), due, time.time())
+                print(f"\r\x1b[K{line}", end="", flush=True)
+        if progress is not None:
+            progress.close()
+            print("\r\x1b[K", end="")
+        print(
+            f"ctr demo: the job's peak resident memory (JVM and Python) was {peak / 2**20:,.0f} MiB "
+            f"with --jvm-heap {config.jvm_heap}"
+            if peak
+            else "ctr demo: the job's memory could not be read on this system",
+            flush=True,
+        )
         print(
             "ctr demo: stopping the producer (it sends its scheduled clicks first), then the job", flush=True
         )

@@ -1,8 +1,9 @@
-"""The ``ctr-event`` Flink format (job/java): compiled once with the JDK's javac into a cached jar.
+"""ctr's Java classes (job/ctr_job/java: the ``ctr-event`` Flink format and the ``ClickFlags``
+operator), compiled once with the JDK's javac into a cached jar.
 
 The jar is keyed by a hash of its sources and of the PyFlink version it is compiled against, so
 an edited source or another Flink gets a fresh build. The job image compiles the same sources
-(docker/job.Dockerfile).
+(job/Dockerfile).
 """
 
 import hashlib
@@ -41,7 +42,8 @@ def _javac() -> str:
     javac = shutil.which("javac")
     if javac is None:
         raise JarError(
-            "javac not found: the job compiles its event format (job/java) once, which needs a JDK 17 "
+            "javac not found: the job compiles its Java classes (job/ctr_job/java) once, "
+            "which needs a JDK 17 "
             "(Debian/Ubuntu: apt-get install openjdk-17-jdk-headless)"
         )
     return javac
@@ -63,7 +65,7 @@ def _build(files: list[Path], target: Path) -> None:
         ]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
-            raise JarError(f"could not compile the event format: {result.stderr.strip()[-2000:]}")
+            raise JarError(f"could not compile ctr's Java classes: {result.stderr.strip()[-2000:]}")
         partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as jar:
             for path in sorted(Path(classes).rglob("*.class")):

@@ -2,43 +2,54 @@
 
 import argparse
 import csv
+import hashlib
 import io
 import json
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import unquote
 
 from ctr.reference import CtrRow
 from ctr.settings.command_line import env_var, fail, resolve
 from ctr.settings.models import ResultsSettings
 from ctr_job.results_from_topic import add_topic_flags, run_from_topic
+from ctr_job.sql import BUCKET_PARTITION, DAY_PARTITION
 
-PARTITION_PREFIX = "campaign_id="
 CSV_HEADER = list(CtrRow._fields)
+SINCE_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?")
 
 
-def committed_files(output_dir: Path) -> list[Path]:
-    """The committed part files under ``output_dir`` (hidden ``.``/``_`` files are in progress or markers)."""
+def campaign_bucket(campaign_id: str) -> str:
+    """The results partition of a campaign: the first hex digit of the MD5 of its id (as the job's SQL)."""
+    return hashlib.md5(campaign_id.encode("utf-8")).hexdigest()[0]
+
+
+def committed_files(output_dir: Path, campaign_id: str | None = None, since_day: str = "") -> list[Path]:
+    """The committed part files under ``output_dir`` (hidden ``.``/``_`` files are in progress or
+    markers): only the campaign's bucket when ``campaign_id`` is given, only days from ``since_day``."""
+    bucket = "*" if campaign_id is None else campaign_bucket(campaign_id)
     return sorted(
         path
-        for partition in output_dir.glob(f"{PARTITION_PREFIX}*")
-        if partition.is_dir()
+        for partition in output_dir.glob(f"{DAY_PARTITION}=*/{BUCKET_PARTITION}={bucket}")
+        if partition.is_dir() and partition.parent.name[len(DAY_PARTITION) + 1 :] >= since_day
         for path in partition.iterdir()
         if path.is_file() and not path.name.startswith((".", "_"))
     )
 
 
-def read_results(output_dir: Path) -> list[CtrRow]:
-    """Every committed row under ``output_dir``, sorted by window, then campaign."""
+def read_results(output_dir: Path, campaign_id: str | None = None, since: str = "") -> list[CtrRow]:
+    """The committed rows under ``output_dir``, sorted by window, then campaign: all of them, or those
+    of one campaign, or of windows starting at ``since`` (``YYYY-MM-DD[ HH:MM[:SS]]`` UTC) or later.
+    Only the partitions that can hold them are read."""
     rows = []
-    for path in committed_files(output_dir):
-        campaign = unquote(path.parent.name[len(PARTITION_PREFIX) :])
+    for path in committed_files(output_dir, campaign_id, since[:10]):
         with open(path, newline="", encoding="utf-8") as handle:
             for line in csv.reader(handle):
                 if line:
-                    start, end, impressions, clicks, ctr = line
-                    rows.append(CtrRow(campaign, start, end, int(impressions), int(clicks), float(ctr)))
+                    campaign, start, end, impressions, clicks, ctr = line
+                    if (campaign_id is None or campaign == campaign_id) and start >= since:
+                        rows.append(CtrRow(campaign, start, end, int(impressions), int(clicks), float(ctr)))
     return sorted(rows, key=lambda row: (row.window_start, row.campaign_id))
 
 
@@ -130,6 +141,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--format", choices=["table", "csv", "json"], default="table", help="output format (default: table)"
     )
+    parser.add_argument("--campaign", default=None, help="only this campaign's rows (reads only its bucket)")
+    parser.add_argument(
+        "--since",
+        default="",
+        metavar="'YYYY-MM-DD[ HH:MM[:SS]]'",
+        help="only windows starting at this UTC time or later (reads only the days from it)",
+    )
     parser.add_argument(
         "--plot", metavar="FILE.png", default=None, help="also draw CTR per campaign over time into this PNG"
     )
@@ -146,7 +164,9 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     output_dir = Path(args.dir or resolve(parser, args, ResultsSettings).output_dir)
     if not output_dir.is_dir():
         fail(parser, f"{output_dir} is not a directory")
-    rows = read_results(output_dir)
+    if args.since and not SINCE_FORMAT.fullmatch(args.since):
+        fail(parser, f"--since {args.since!r} is not a UTC time 'YYYY-MM-DD[ HH:MM[:SS]]'")
+    rows = read_results(output_dir, args.campaign, args.since)
     print(FORMATTERS[args.format](rows), file=sys.stdout)
     if args.plot:
         plot(rows, Path(args.plot))

@@ -31,9 +31,10 @@ LOCAL_GC = "-XX:+UseParallelGC"
 PROMETHEUS_REPORTER = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
 
 
-def prepare_jvm_environment(log_dir: Path, level: str, tmp_dir: Path) -> None:
-    """Send Flink's log to ``log_dir`` at ``level`` and its temporary files to ``tmp_dir``, and pick
-    the local JVM's garbage collector (``LOCAL_GC``) unless ``JVM_ARGS`` names one.
+def prepare_jvm_environment(log_dir: Path, level: str, tmp_dir: Path, heap: str) -> None:
+    """Send Flink's log to ``log_dir`` at ``level`` and its temporary files to ``tmp_dir``, pick the
+    local JVM's garbage collector (``LOCAL_GC``) unless ``JVM_ARGS`` names one, and its maximum heap
+    (``heap``, as ``-Xmx``) unless ``JVM_ARGS`` sets one.
 
     Must run before the first PyFlink call starts the JVM.
     """
@@ -45,8 +46,9 @@ def prepare_jvm_environment(log_dir: Path, level: str, tmp_dir: Path) -> None:
     os.environ["LOG4J_PROPERTIES"] = str(properties.resolve())
     given = os.environ.get("JVM_ARGS", "")
     collector = "" if re.search(r"-XX:[+]Use\w*GC\b", given) else LOCAL_GC
+    maximum = "" if re.search(r"-Xmx\d", given) else f"-Xmx{heap}"
     os.environ["JVM_ARGS"] = " ".join(
-        part for part in (given, collector, f"-Djava.io.tmpdir={tmp_dir.resolve()}") if part
+        part for part in (given, collector, maximum, f"-Djava.io.tmpdir={tmp_dir.resolve()}") if part
     )
 
 
@@ -126,21 +128,20 @@ def flink_configuration(
     return config
 
 
-def statement_set(configuration: dict[str, str], ddl: list[str], inserts: list[str]) -> Any:
-    """A streaming TableEnvironment with ``configuration``: the DDL executed, the INSERTs in one
-    statement set."""
+def table_environment(configuration: dict[str, str]) -> Any:
+    """A streaming StreamTableEnvironment with ``configuration`` (its jars also on the client's class
+    loader, so that the job can call ctr's Java classes while it builds the plan)."""
     from pyflink.common import Configuration
-    from pyflink.table import EnvironmentSettings, TableEnvironment
+    from pyflink.datastream import StreamExecutionEnvironment
+    from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
     config = Configuration()
     for key, value in configuration.items():
         config.set_string(key, value)
-    table_env = TableEnvironment.create(
-        EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build()
+    table_env = StreamTableEnvironment.create(
+        StreamExecutionEnvironment.get_execution_environment(config),
+        EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build(),
     )
-    for statement in ddl:
-        table_env.execute_sql(statement)
-    statements = table_env.create_statement_set()
-    for statement in inserts:
-        statements.add_insert_sql(statement)
-    return statements
+    if "pipeline.jars" in configuration:
+        table_env.get_config().set("pipeline.jars", configuration["pipeline.jars"])
+    return table_env

@@ -1,8 +1,12 @@
 """The job's Flink SQL, generated from the one event schema and the job's settings.
 
 Each message is parsed once, in the Kafka source, by ctr's ``ctr-event`` format (a small Java
-format in job/java; no Python on the hot path): valid events flow into the interval join and the
-windows, malformed messages go to the dead-letter topic with their text and a reason.
+format in job/ctr_job/java; no Python on the hot path). The job's plan (``flag_statements``): the
+source rows go to one keyed Java operator (``ctr.flink.ClickFlags``), which joins each impression
+to its clicks and emits one row per impression with a clicked flag; tumbling windows count those
+rows and sum the flags; malformed messages go to the dead-letter topic with their text and a reason.
+The earlier plan, a LEFT interval join and ``COUNT(DISTINCT ...)`` windows, all in SQL
+(``interval_join_statements``), stays for comparison in bench/job.py.
 """
 
 from dataclasses import dataclass
@@ -101,17 +105,26 @@ CREATE TEMPORARY TABLE dead_letters (
 )"""
 
 
+#: The results' partitions: the UTC day of the window, and a bucket of the campaign (the first hex
+#: digit of the MD5 of its id, 16 buckets). A sink subtask keeps at most one file open per partition
+#: it writes between two checkpoints, so the open files stay bounded whatever the campaign count.
+DAY_PARTITION, BUCKET_PARTITION = "window_day", "campaign_bucket"
+
+
 def results_table(sql: JobSql) -> str:
-    """The CSV sink partitioned by campaign; files become visible when a checkpoint commits them."""
+    """The CSV sink, one row per campaign and window, partitioned by the window's day and a bucket of
+    the campaign; files become visible when a checkpoint commits them."""
     return f"""
 CREATE TEMPORARY TABLE ctr_results (
+    campaign_id STRING,
     window_start STRING,
     window_end STRING,
     impressions BIGINT,
     clicks BIGINT,
     ctr DOUBLE,
-    campaign_id STRING
-) PARTITIONED BY (campaign_id) WITH (
+    {DAY_PARTITION} STRING,
+    {BUCKET_PARTITION} STRING
+) PARTITIONED BY ({DAY_PARTITION}, {BUCKET_PARTITION}) WITH (
     'connector' = 'filesystem',
     'path' = {_quote(sql.output_path)},
     'format' = 'csv',
@@ -140,35 +153,47 @@ LEFT JOIN valid_clicks AS c
  AND c.event_time BETWEEN i.event_time AND i.event_time + {interval(sql.join_bound_ms)}"""
 
 
-def windows_view(sql: JobSql) -> str:
-    """Tumbling windows on impression time per campaign: distinct impressions, distinct clicked ones, CTR."""
+#: The window rows, one per campaign and window, as every sink reads them: the CSV files, the
+#: results topic and the CTR gauge (job/ctr_job/results_topic.py, campaign_gauge.py).
+WINDOWS_VIEW = "ctr_windows"
+
+
+def windows_view(source: str, impressions: str, clicks: str, sql: JobSql) -> str:
+    """Tumbling windows of ``source`` on ``event_time`` per campaign, as the view ``ctr_windows``: the
+    ``impressions`` and ``clicks`` aggregate expressions and their ratio, in the CSV's columns."""
     return f"""
-CREATE TEMPORARY VIEW ctr_windows AS
+CREATE TEMPORARY VIEW {WINDOWS_VIEW} AS
 SELECT
     DATE_FORMAT(window_start, 'yyyy-MM-dd HH:mm:ss') AS window_start,
     DATE_FORMAT(window_end, 'yyyy-MM-dd HH:mm:ss') AS window_end,
-    COUNT(DISTINCT impr_id) AS impressions,
-    COUNT(DISTINCT clicked_impr_id) AS clicks,
-    CAST(COUNT(DISTINCT clicked_impr_id) AS DOUBLE) / COUNT(DISTINCT impr_id) AS ctr,
+    {impressions} AS impressions,
+    {clicks} AS clicks,
+    CAST({clicks} AS DOUBLE) / {impressions} AS ctr,
     campaign_id
-FROM TABLE(TUMBLE(TABLE impressions_with_clicks, DESCRIPTOR(event_time), {interval(sql.window_ms)}))
+FROM TABLE(TUMBLE(TABLE {source}, DESCRIPTOR(event_time), {interval(sql.window_ms)}))
 GROUP BY window_start, window_end, campaign_id"""
 
 
 def ctr_insert() -> str:
-    """Every window row into the CSV sink."""
-    return "INSERT INTO ctr_results SELECT * FROM ctr_windows"
+    """Every window row into the CSV sink, with its partitions: the window's day, the campaign's bucket."""
+    return f"""
+INSERT INTO ctr_results
+SELECT campaign_id, window_start, window_end, impressions, clicks, ctr,
+    SUBSTRING(window_start, 1, 10), SUBSTRING(MD5(campaign_id), 1, 1)
+FROM {WINDOWS_VIEW}"""
 
 
-def statements(sql: JobSql) -> tuple[list[str], list[str]]:
-    """Return (DDL statements, INSERT statements) of the whole job."""
+def interval_join_statements(sql: JobSql) -> tuple[list[str], list[str]]:
+    """The SQL-only plan (LEFT interval join, ``COUNT(DISTINCT ...)`` windows): (DDL, INSERTs)."""
     ddl = [
         source_table("impressions", sql.impressions_topic, IMPRESSION_FIELDS, sql),
         source_table("clicks", sql.clicks_topic, CLICK_FIELDS, sql),
         valid_view("valid_impressions", "impressions", IMPRESSION_FIELDS),
         valid_view("valid_clicks", "clicks", CLICK_FIELDS),
         joined_view(sql),
-        windows_view(sql),
+        windows_view(
+            "impressions_with_clicks", "COUNT(DISTINCT impr_id)", "COUNT(DISTINCT clicked_impr_id)", sql
+        ),
         dlq_table(sql),
         results_table(sql),
     ]
@@ -176,5 +201,52 @@ def statements(sql: JobSql) -> tuple[list[str], list[str]]:
         ctr_insert(),
         dead_letters_insert("impressions", sql.impressions_topic),
         dead_letters_insert("clicks", sql.clicks_topic),
+    ]
+    return ddl, inserts
+
+
+#: The source columns handed to the Java operator, in the order ctr.flink.ClickFlags reads them
+#: (id, [campaign,] ts, reason first), then what a dead letter needs.
+FLAG_INPUT_COLUMNS = {
+    "impressions": ("impr_id", "campaign_id", "ts", "reason", "payload", "kafka_partition", "kafka_offset"),
+    "clicks": ("impr_id", "ts", "reason", "payload", "kafka_partition", "kafka_offset"),
+}
+#: The rows the Java operator emits, one per impression, as the windows read them.
+FLAGS_VIEW = "impression_flags"
+
+
+def flag_input_query(source: str) -> str:
+    """The rows of a source table handed to the Java operator (all of them, malformed ones too)."""
+    return f"SELECT {', '.join(FLAG_INPUT_COLUMNS[source])} FROM {source}"
+
+
+def flag_windows_view(sql: JobSql) -> str:
+    """Tumbling windows on impression time per campaign over one row per impression: rows, flags, CTR.
+
+    Created once the operator's view ``impression_flags`` exists (job/ctr_job/plan.py)."""
+    return windows_view(FLAGS_VIEW, "COUNT(*)", "SUM(CAST(clicked AS BIGINT))", sql)
+
+
+def dead_letters_view_insert(view: str, topic: str) -> str:
+    """Send the malformed rows of a converted source ``view`` to the dead-letter table."""
+    return f"""
+INSERT INTO dead_letters
+SELECT {_quote(topic)}, kafka_partition, kafka_offset, payload, reason
+FROM {view}"""
+
+
+def flag_statements(sql: JobSql) -> tuple[list[str], list[str]]:
+    """The job's plan around the Java operator: (DDL, INSERTs). The views ``dead_impressions``,
+    ``dead_clicks`` and ``impression_flags`` come from the operator (job/ctr_job/plan.py)."""
+    ddl = [
+        source_table("impressions", sql.impressions_topic, IMPRESSION_FIELDS, sql),
+        source_table("clicks", sql.clicks_topic, CLICK_FIELDS, sql),
+        dlq_table(sql),
+        results_table(sql),
+    ]
+    inserts = [
+        ctr_insert(),
+        dead_letters_view_insert("dead_impressions", sql.impressions_topic),
+        dead_letters_view_insert("dead_clicks", sql.clicks_topic),
     ]
     return ddl, inserts

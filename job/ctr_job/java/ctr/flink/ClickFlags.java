@@ -1,0 +1,330 @@
+package ctr.flink;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import org.apache.flink.api.common.functions.FlatMapFunction;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.api.java.tuple.Tuple3;
+import org.apache.flink.api.java.typeutils.ResultTypeQueryable;
+import org.apache.flink.runtime.state.StateInitializationContext;
+import org.apache.flink.runtime.state.VoidNamespace;
+import org.apache.flink.runtime.state.VoidNamespaceSerializer;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.table.api.Table;
+import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.types.Row;
+import org.apache.flink.util.Collector;
+
+/**
+ * One row per impression with a clicked flag: the CTR job's join of impressions and clicks, as one
+ * keyed operator instead of the SQL interval join and {@code COUNT(DISTINCT ...)} windows.
+ *
+ * <p>Keyed by {@code impr_id}, it holds per impression its campaign, time and clicked flag (and,
+ * for a click that comes before its impression, the click's time) in one state entry, due when the
+ * watermark passes the impression's time plus the join bound (see {@link FlagsOperator} for how it
+ * finds what is due). A click counts when its time is within [impression time, impression time +
+ * join bound]; the first impression of an id wins and a click counts once. When the watermark passes the
+ * impression's time plus the join bound, no on-time click can still come: the operator emits
+ * {@code (campaign_id, ts, clicked)} and forgets the id. Its output watermark is held back by the
+ * join bound, so that the rows it emits are on time for the tumbling windows after it.
+ *
+ * <p>Lateness follows the watermark as in the interval join: a click is kept for an impression
+ * still to come while the watermark has not passed the click; an impression whose click interval
+ * the watermark has already passed when it arrives is late and dropped (so a copy of an impression
+ * that was already emitted is never counted twice).
+ *
+ * <p>Input rows are the job's converted source rows (job/ctr_job/sql.py selects them in this
+ * order): impressions {@code (impr_id, campaign_id, ts, reason, ...)}, clicks {@code (impr_id, ts,
+ * reason, ...)}; a row with a {@code reason} is malformed and goes to the dead-letter topic instead.
+ */
+public final class ClickFlags {
+
+    public static final int IMPRESSION_ID = 0;
+    public static final int IMPRESSION_CAMPAIGN = 1;
+    public static final int IMPRESSION_TS = 2;
+    public static final int IMPRESSION_REASON = 3;
+    public static final int CLICK_ID = 0;
+    public static final int CLICK_TS = 1;
+    public static final int CLICK_REASON = 2;
+
+    /** The type of the rows {@link #flags} emits. */
+    public static final TypeInformation<Row> FLAG_TYPE =
+            Types.ROW_NAMED(
+                    new String[] {"campaign_id", "ts", "clicked"},
+                    Types.STRING,
+                    Types.LONG,
+                    Types.BOOLEAN);
+
+    private ClickFlags() {}
+
+    /** The valid impressions and clicks joined into one {@code (campaign_id, ts, clicked)} row per impression. */
+    public static DataStream<Row> flags(
+            DataStream<RowData> impressions, DataStream<RowData> clicks, long joinBoundMs) {
+        DataStream<Tuple3<String, String, Long>> shown = impressions.flatMap(new ValidImpressions());
+        DataStream<Tuple2<String, Long>> clicked = clicks.flatMap(new ValidClicks());
+        return shown.connect(clicked)
+                .keyBy(impression -> impression.f0, click -> click.f0, Types.STRING)
+                .transform("click flags", FLAG_TYPE, new FlagsOperator(joinBoundMs));
+    }
+
+    /**
+     * Every valid event sent to its key as in {@link #flags}, and dropped there: what any plan that
+     * joins by {@code impr_id} pays before its join (bench/job.py's "keyed-exchange" ceiling).
+     */
+    public static DataStream<Row> exchangeOnly(DataStream<RowData> impressions, DataStream<RowData> clicks) {
+        return impressions
+                .flatMap(new ValidImpressions())
+                .connect(clicks.flatMap(new ValidClicks()))
+                .keyBy(impression -> impression.f0, click -> click.f0, Types.STRING)
+                .process(new Discard(), FLAG_TYPE);
+    }
+
+    /** Drops everything (see {@link #exchangeOnly}). */
+    static final class Discard
+            extends KeyedCoProcessFunction<
+                    String, Tuple3<String, String, Long>, Tuple2<String, Long>, Row> {
+        @Override
+        public void processElement1(
+                Tuple3<String, String, Long> impression, Context ctx, Collector<Row> out) {}
+
+        @Override
+        public void processElement2(Tuple2<String, Long> click, Context ctx, Collector<Row> out) {}
+    }
+
+    /**
+     * The rows of a table as a DataStream of Flink's internal rows: no conversion to {@link Row}
+     * (the fields are read once, by the operator or by the dead-letter sink).
+     */
+    public static DataStream<RowData> rows(StreamTableEnvironment tableEnv, Table table) {
+        return tableEnv.toDataStream(
+                table, table.getResolvedSchema().toPhysicalRowDataType().bridgedTo(RowData.class));
+    }
+
+    /** The malformed rows of a converted source (those with a reason): the dead letters. */
+    public static DataStream<RowData> malformed(DataStream<RowData> events, int reasonField) {
+        return events.filter(row -> !row.isNullAt(reasonField));
+    }
+
+    /** The valid impressions as compact (impr_id, campaign_id, ts) tuples: cheap to send to their key. */
+    static final class ValidImpressions
+            implements FlatMapFunction<RowData, Tuple3<String, String, Long>>,
+                    ResultTypeQueryable<Tuple3<String, String, Long>> {
+        @Override
+        public void flatMap(RowData row, Collector<Tuple3<String, String, Long>> out) {
+            if (row.isNullAt(IMPRESSION_REASON)) {
+                out.collect(
+                        Tuple3.of(
+                                row.getString(IMPRESSION_ID).toString(),
+                                row.getString(IMPRESSION_CAMPAIGN).toString(),
+                                row.getLong(IMPRESSION_TS)));
+            }
+        }
+
+        @Override
+        public TypeInformation<Tuple3<String, String, Long>> getProducedType() {
+            return Types.TUPLE(Types.STRING, Types.STRING, Types.LONG);
+        }
+    }
+
+    /** The valid clicks as compact (impr_id, ts) tuples. */
+    static final class ValidClicks
+            implements FlatMapFunction<RowData, Tuple2<String, Long>>,
+                    ResultTypeQueryable<Tuple2<String, Long>> {
+        @Override
+        public void flatMap(RowData row, Collector<Tuple2<String, Long>> out) {
+            if (row.isNullAt(CLICK_REASON)) {
+                out.collect(Tuple2.of(row.getString(CLICK_ID).toString(), row.getLong(CLICK_TS)));
+            }
+        }
+
+        @Override
+        public TypeInformation<Tuple2<String, Long>> getProducedType() {
+            return Types.TUPLE(Types.STRING, Types.LONG);
+        }
+    }
+
+    /** What the operator holds per impression id: one state entry. */
+    public static final class Pending {
+        /** The impression's campaign; null while only clicks have come. */
+        public String campaign;
+
+        public long time;
+        public boolean clicked;
+        /** Times of clicks that came before their impression; null when there are none. */
+        public long[] earlyClicks;
+
+        public Pending() {}
+
+        boolean clickedWithin(long from, long to) {
+            if (earlyClicks == null) {
+                return false;
+            }
+            for (long at : earlyClicks) {
+                if (at >= from && at <= to) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    /**
+     * The keyed operator: impressions on the first input, clicks on the second. Instead of a Flink
+     * timer per impression (a heap entry and a dedup entry per key: a quarter of the operator's time,
+     * measured), it keeps one in-memory queue of the ids by due time, ordered by a tree of due
+     * milliseconds, and works it off as the watermark advances. The queue is an index of the keyed
+     * state, not state of its own: after a restore it is rebuilt from the keyed state.
+     */
+    static final class FlagsOperator extends AbstractStreamOperator<Row>
+            implements TwoInputStreamOperator<
+                    Tuple3<String, String, Long>, Tuple2<String, Long>, Row> {
+        private final long joinBound;
+        private transient ValueState<Pending> state;
+        private transient TreeMap<Long, ArrayList<String>> due;
+        private transient long watermark;
+
+        FlagsOperator(long joinBound) {
+            this.joinBound = joinBound;
+        }
+
+        @Override
+        public void initializeState(StateInitializationContext context) throws Exception {
+            super.initializeState(context);
+            state =
+                    getPartitionedState(
+                            VoidNamespace.INSTANCE,
+                            VoidNamespaceSerializer.INSTANCE,
+                            new ValueStateDescriptor<>("impression", TypeInformation.of(Pending.class)));
+            due = new TreeMap<>();
+            watermark = Long.MIN_VALUE;
+            if (!context.isRestored()) {
+                return;
+            }
+            List<Object> keys;
+            try (Stream<Object> stored =
+                    getKeyedStateBackend().getKeys("impression", VoidNamespace.INSTANCE)) {
+                keys = stored.collect(Collectors.toList());
+            }
+            for (Object key : keys) {
+                setCurrentKey(key);
+                Pending pending = state.value();
+                if (pending != null) {
+                    schedule(pending.campaign != null ? pending.time + joinBound : latest(pending), (String) key);
+                }
+            }
+        }
+
+        private static long latest(Pending pending) {
+            long last = Long.MIN_VALUE;
+            for (long at : pending.earlyClicks) {
+                last = Math.max(last, at);
+            }
+            return last;
+        }
+
+        private void schedule(long at, String key) {
+            due.computeIfAbsent(at, ignored -> new ArrayList<>(4)).add(key);
+        }
+
+        @Override
+        public void processElement1(StreamRecord<Tuple3<String, String, Long>> element)
+                throws Exception {
+            Tuple3<String, String, Long> impression = element.getValue();
+            Pending pending = state.value();
+            if (pending != null && pending.campaign != null) {
+                return;
+            }
+            long time = impression.f2;
+            long until = time + joinBound;
+            if (watermark >= until) {
+                return;
+            }
+            if (pending == null) {
+                pending = new Pending();
+            }
+            pending.campaign = impression.f1;
+            pending.time = time;
+            pending.clicked = pending.clickedWithin(time, until);
+            pending.earlyClicks = null;
+            state.update(pending);
+            schedule(until, impression.f0);
+        }
+
+        @Override
+        public void processElement2(StreamRecord<Tuple2<String, Long>> element) throws Exception {
+            Tuple2<String, Long> click = element.getValue();
+            long time = click.f1;
+            Pending pending = state.value();
+            if (pending != null && pending.campaign != null) {
+                if (!pending.clicked && time >= pending.time && time <= pending.time + joinBound) {
+                    pending.clicked = true;
+                    state.update(pending);
+                }
+                return;
+            }
+            if (time <= watermark) {
+                return;
+            }
+            if (pending == null) {
+                pending = new Pending();
+                pending.earlyClicks = new long[] {time};
+            } else {
+                long[] times = Arrays.copyOf(pending.earlyClicks, pending.earlyClicks.length + 1);
+                times[times.length - 1] = time;
+                pending.earlyClicks = times;
+            }
+            state.update(pending);
+            schedule(time, click.f0);
+        }
+
+        @Override
+        public void processWatermark(Watermark mark) throws Exception {
+            watermark = mark.getTimestamp();
+            while (!due.isEmpty() && due.firstKey() <= watermark) {
+                Map.Entry<Long, ArrayList<String>> next = due.pollFirstEntry();
+                for (String key : next.getValue()) {
+                    setCurrentKey(key);
+                    fire(next.getKey());
+                }
+            }
+            super.processWatermark(
+                    new Watermark(watermark == Long.MAX_VALUE ? watermark : watermark - joinBound));
+        }
+
+        /** The due time {@code at} of the current key has come. */
+        private void fire(long at) throws Exception {
+            Pending pending = state.value();
+            if (pending == null) {
+                return;
+            }
+            if (pending.campaign != null) {
+                if (at == pending.time + joinBound) {
+                    output.collect(
+                            new StreamRecord<>(
+                                    Row.of(pending.campaign, pending.time, pending.clicked), pending.time));
+                    state.clear();
+                }
+                return;
+            }
+            if (latest(pending) <= at) {
+                state.clear();
+            }
+        }
+    }
+}
