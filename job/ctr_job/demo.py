@@ -105,7 +105,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     true_ctr = {c.name: c.true_ctr for c in config.campaigns if c.true_ctr is not None}
     try:
-        broker = EmbeddedBroker(log_path=logs / "tansu.log").start()
+        kept = None if config.broker_data_dir is None else Path(config.broker_data_dir)
+        broker = EmbeddedBroker(log_path=logs / "tansu.log", data_dir=kept).start()
     except BrokerError as err:
         print(f"ctr demo: {err}", file=sys.stderr)
         return 1

@@ -200,3 +200,4 @@ class DemoSettings(Settings):
     parallelism: f.Parallelism
     publish_results: f.PublishResults
     jvm_heap: f.JvmHeap
+    broker_data_dir: f.BrokerDataDir
