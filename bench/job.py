@@ -76,7 +76,10 @@ PLANS = (
     Plan("click-flags, object reuse", options=(("pipeline.object-reuse", "true"),)),
     Plan("click-flags, heap 4g", jvm_heap="4g"),
     Plan(
-        "sql-interval-join, object reuse", "sql-interval-join", options=(("pipeline.object-reuse", "true"),)
+        "sql-interval-join, object reuse",
+        "sql-interval-join",
+        options=(("pipeline.object-reuse", "true"),),
+        jvm_heap=FORMER_HEAP,
     ),
     Plan(
         "sql-interval-join, mini-batch + local-global",
