@@ -35,6 +35,8 @@ CHART_SETS_FOR_THE_JOB = {
     "results_topic",
     "publish_results",
 }
+#: ``ctr job`` settings of the local JVM only (the FlinkDeployment sizes the cluster's): not in job.settings.
+LOCAL_ONLY = {"jvm_heap"}
 
 
 def _object(props: dict[str, Any], description: str) -> dict[str, Any]:
@@ -44,7 +46,9 @@ def _object(props: dict[str, Any], description: str) -> dict[str, Any]:
 def values_schema(current: dict[str, Any]) -> dict[str, Any]:
     """The chart's values schema with its ``job.settings`` and ``producer`` blocks from the models."""
     schema = json.loads(json.dumps(current))
-    job_fields = [name for name in JobSettings.model_fields if name not in CHART_SETS_FOR_THE_JOB]
+    job_fields = [
+        name for name in JobSettings.model_fields if name not in CHART_SETS_FOR_THE_JOB | LOCAL_ONLY
+    ]
     schema["properties"]["job"]["properties"]["settings"] = _object(
         properties(JobSettings, job_fields),
         "flags of `ctr job` by camelCase name (generated from ctr's settings)",
