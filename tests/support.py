@@ -141,3 +141,41 @@ class CollectedOutput:
         for thread in self._threads:
             thread.join(timeout)
         return code
+
+
+def job_args(
+    bootstrap_servers: str,
+    topics: TopicNames,
+    work: Path,
+    *extra: str,
+    window_ms: int,
+    join_bound_ms: int,
+    out_of_orderness: str,
+) -> list[str]:
+    """``ctr job``'s arguments for a test: its topics, its directories under ``work``, 1 s checkpoints."""
+    return [
+        "job",
+        "--bootstrap-servers",
+        bootstrap_servers,
+        "--impressions-topic",
+        topics.impressions,
+        "--clicks-topic",
+        topics.clicks,
+        "--dlq-topic",
+        topics.dlq,
+        "--output-dir",
+        str(work / "results"),
+        "--checkpoint-dir",
+        str(work / "checkpoints"),
+        "--log-dir",
+        str(work / "logs"),
+        "--checkpoint-interval",
+        "1s",
+        "--window",
+        f"{window_ms // 1000}s",
+        "--join-bound",
+        f"{join_bound_ms // 1000}s",
+        "--out-of-orderness",
+        out_of_orderness,
+        *extra,
+    ]

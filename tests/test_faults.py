@@ -17,6 +17,7 @@ import psutil
 import pytest
 from events_for_tests import EventSet, produce_sentinels
 from support import CollectedOutput, read_topic, run_ctr, start_ctr, summary_of, wait_for
+from support import job_args as support_job_args
 
 from ctr.broker import EmbeddedBroker
 from ctr.events import Click, Impression, decode_click, decode_impression
@@ -50,32 +51,16 @@ def report(capsys: pytest.CaptureFixture, scenario: str, **figures: object) -> N
 
 
 def job_args(bootstrap_servers: str, topics: TopicNames, work: Path, *extra: str) -> list[str]:
-    return [
-        "job",
-        "--bootstrap-servers",
+    """``ctr job``'s arguments for these tests' windows."""
+    return support_job_args(
         bootstrap_servers,
-        "--impressions-topic",
-        topics.impressions,
-        "--clicks-topic",
-        topics.clicks,
-        "--dlq-topic",
-        topics.dlq,
-        "--output-dir",
-        str(work / "results"),
-        "--checkpoint-dir",
-        str(work / "checkpoints"),
-        "--log-dir",
-        str(work / "logs"),
-        "--checkpoint-interval",
-        "1s",
-        "--window",
-        f"{WINDOW_MS // 1000}s",
-        "--join-bound",
-        f"{JOIN_BOUND_MS // 1000}s",
-        "--out-of-orderness",
-        "2s",
+        topics,
+        work,
         *extra,
-    ]
+        window_ms=WINDOW_MS,
+        join_bound_ms=JOIN_BOUND_MS,
+        out_of_orderness="2s",
+    )
 
 
 def producer_args(bootstrap_servers: str, topics: TopicNames, rate: float, seed: int, *extra: str) -> list:

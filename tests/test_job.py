@@ -21,43 +21,29 @@ from events_for_tests import (
     produce_sentinels,
 )
 from support import CollectedOutput, fresh_topics, read_topic, run_ctr, start_ctr, wait_for
+from support import job_args as support_job_args
 
 from ctr.broker import free_port
 from ctr.events import Click, Impression
 from ctr.reference import CtrRow, reference_ctr
+from ctr.topics import TopicNames
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.results import read_results
 
 RESULT_TIMEOUT = 240
 
 
-def job_args(bootstrap_servers: str, topics, work: Path, *extra: str) -> list[str]:
-    return [
-        "job",
-        "--bootstrap-servers",
+def job_args(bootstrap_servers: str, topics: TopicNames, work: Path, *extra: str) -> list[str]:
+    """``ctr job``'s arguments for these tests' windows."""
+    return support_job_args(
         bootstrap_servers,
-        "--impressions-topic",
-        topics.impressions,
-        "--clicks-topic",
-        topics.clicks,
-        "--dlq-topic",
-        topics.dlq,
-        "--output-dir",
-        str(work / "results"),
-        "--checkpoint-dir",
-        str(work / "checkpoints"),
-        "--log-dir",
-        str(work / "logs"),
-        "--checkpoint-interval",
-        "1s",
-        "--window",
-        f"{WINDOW_MS // 1000}s",
-        "--join-bound",
-        f"{JOIN_BOUND_MS // 1000}s",
-        "--out-of-orderness",
-        "5s",
+        topics,
+        work,
         *extra,
-    ]
+        window_ms=WINDOW_MS,
+        join_bound_ms=JOIN_BOUND_MS,
+        out_of_orderness="5s",
+    )
 
 
 def comparable(rows: list[CtrRow]) -> list[tuple]:
