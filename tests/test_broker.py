@@ -2,6 +2,7 @@
 
 import signal
 import socket
+import threading
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -111,7 +112,69 @@ def read_numbers(bootstrap_servers: str, topic: str, count: int) -> list[bytes]:
 
 
 def _poll_into(consumer: Consumer, values: list[bytes]) -> int:
-    message = consumer.poll(0.2)
-    if message is not None and not message.error():
-        values.append(message.value())
+    values.extend(message.value() for message in consumer.consume(10_000, 0.2) if not message.error())
     return len(values)
+
+
+class Sender:
+    """An idempotent producer sending numbers as fast as the broker takes them, in a thread."""
+
+    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        self.producer = Producer(
+            {"bootstrap.servers": bootstrap_servers, "enable.idempotence": True, "linger.ms": 5}
+        )
+        self.topic = topic
+        self.acknowledged: list[bytes] = []
+        self.failed: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._send)
+
+    def _on_delivery(self, err, message) -> None:
+        if err is None:
+            self.acknowledged.append(message.value())
+        else:
+            self.failed.append(err.str())
+
+    def _send(self) -> None:
+        number = 0
+        while not self._stop.is_set():
+            for _ in range(100):
+                self.producer.produce(self.topic, str(number).encode(), on_delivery=self._on_delivery)
+                number += 1
+            self.producer.poll(0.01)
+
+    def __enter__(self) -> "Sender":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        assert self.producer.flush(60) == 0
+
+
+@pytest.mark.slow
+def test_stopping_the_durable_broker_while_a_producer_sends_loses_nothing_acknowledged(tmp_path, capsys):
+    names = TopicNames.with_suffix("stops")
+    stops = []
+    with EmbeddedBroker(data_dir=tmp_path / "broker", log_path=tmp_path / "tansu.log") as broker:
+        broker.create_topics([names.impressions])
+        with Sender(broker.bootstrap_servers, names.impressions) as sender:
+            for _ in range(4):
+                wanted = len(sender.acknowledged) + 500
+                wait_for(lambda n=wanted: len(sender.acknowledged) > n, 60, "500 more acknowledged")
+                broker.stop(keep_storage=True)
+                stops.append(broker.last_stop)
+                broker.start()
+        acknowledged = sorted(sender.acknowledged, key=int)
+        on_topic = read_numbers(broker.bootstrap_servers, names.impressions, len(acknowledged))
+    with capsys.disabled():
+        print(
+            f"\n[broker] stops while sending: stops={len(stops)} "
+            f"answered_while_stopping={'/'.join(str(stop.requests_answered) for stop in stops)} "
+            f"acknowledged={len(acknowledged)} on_topic={len(on_topic)} "
+            f"lost={len(set(acknowledged) - set(on_topic))} failed={len(sender.failed)}"
+        )
+    assert sender.failed == []
+    assert all(stop.requests_unanswered == 0 for stop in stops)
+    assert on_topic == acknowledged
