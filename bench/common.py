@@ -1,4 +1,5 @@
-"""What the benchmarks share: the machine's description, process-tree memory, and the figures file."""
+"""What the benchmarks share: the ctr commands they start, the machine's description, process-tree memory,
+and the figures file."""
 
 import datetime
 import math
@@ -8,6 +9,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,8 +19,47 @@ from typing import Self
 
 import psutil
 
+from ctr.settings.command_line import flags
+from ctr.topics import TopicNames
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "benchmarks.md"
+CTR = [sys.executable, "-m", "ctr.cli"]
+
+
+def produce_command(bootstrap_servers: str, names: TopicNames, **settings: object) -> list[str]:
+    """``ctr produce`` on the topics ``names``, progress lines once an hour (none in a run), then
+    ``settings`` as flags by their names (``max_click_delay="1s"`` -> ``--max-click-delay 1s``)."""
+    return [
+        *CTR,
+        "produce",
+        *flags(
+            bootstrap_servers=bootstrap_servers,
+            impressions_topic=names.impressions,
+            clicks_topic=names.clicks,
+            progress_interval="1h",
+            **settings,
+        ),
+    ]
+
+
+def job_command(bootstrap_servers: str, names: TopicNames, work: Path, **settings: object) -> list[str]:
+    """``ctr job`` on the topics ``names``, its results, checkpoints and logs under ``work``, then
+    ``settings`` as flags by their names."""
+    return [
+        *CTR,
+        "job",
+        *flags(
+            bootstrap_servers=bootstrap_servers,
+            impressions_topic=names.impressions,
+            clicks_topic=names.clicks,
+            dlq_topic=names.dlq,
+            output_dir=work / "results",
+            checkpoint_dir=work / "checkpoints",
+            log_dir=work / "logs",
+            **settings,
+        ),
+    ]
 
 
 @dataclass

@@ -20,7 +20,17 @@ from datetime import datetime
 from pathlib import Path
 
 import psutil
-from common import Figure, OpenFiles, TreeMemory, early_and_late, percentile, profile_breakdown, report
+from common import (
+    Figure,
+    OpenFiles,
+    TreeMemory,
+    early_and_late,
+    job_command,
+    percentile,
+    produce_command,
+    profile_breakdown,
+    report,
+)
 from confluent_kafka import Producer
 
 from ctr.broker import EmbeddedBroker
@@ -373,52 +383,19 @@ def throughput(
 
 
 def freshness(
-    broker: EmbeddedBroker, seconds: float, rate: int, job_flags: list[str]
+    broker: EmbeddedBroker, seconds: float, rate: int, **job_settings: object
 ) -> tuple[list[float], list[int]]:
     """Live run: delays (s) from each window's end to its rows' commit, and checkpoint sizes over time."""
     names = TopicNames.with_suffix(f"jf{time.monotonic_ns()}")
     broker.create_topics(names.all())
     work = Path(tempfile.mkdtemp())
-    common = [
-        "--bootstrap-servers",
-        broker.bootstrap_servers,
-        "--impressions-topic",
-        names.impressions,
-        "--clicks-topic",
-        names.clicks,
-    ]
     producer = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ctr.cli",
-            "produce",
-            *common,
-            "--rate",
-            str(rate),
-            "--progress-interval",
-            "1h",
-        ],
+        produce_command(broker.bootstrap_servers, names, rate=rate),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     job = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ctr.cli",
-            "job",
-            *common,
-            "--dlq-topic",
-            names.dlq,
-            "--output-dir",
-            str(work / "results"),
-            "--checkpoint-dir",
-            str(work / "checkpoints"),
-            "--log-dir",
-            str(work / "logs"),
-            *job_flags,
-        ],
+        job_command(broker.bootstrap_servers, names, work, **job_settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -615,7 +592,7 @@ def main() -> None:
                 )
             )
         for live_rate in (int(r) for r in args.live_rates.split(",") if args.live_seconds):
-            delays, states = freshness(broker, args.live_seconds, live_rate, [])
+            delays, states = freshness(broker, args.live_seconds, live_rate)
             target = 15 + 5 + 10 + 2
             note = f"{len(delays)} rows in {args.live_seconds:g} s" if delays else "no window committed"
             figures.append(

@@ -8,12 +8,11 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import time
 from collections import Counter
 
 import psutil
-from common import Figure, report
+from common import Figure, produce_command, report
 from confluent_kafka import Consumer, TopicPartition
 
 from ctr.broker import EmbeddedBroker
@@ -23,29 +22,15 @@ TOP_RATE = 1_000_000
 
 
 def produce(
-    broker: EmbeddedBroker, names: TopicNames, *args: str, one_core: bool = False
+    broker: EmbeddedBroker, names: TopicNames, one_core: bool = False, **settings: object
 ) -> tuple[dict, float, float]:
-    """Run ``ctr produce`` to completion; return its summary, steady CPU use (share of a core) and peak
-    RSS (MiB).
+    """Run ``ctr produce`` with ``settings`` to completion; return its summary, steady CPU use (share of a
+    core) and peak RSS (MiB).
 
     CPU is sampled while the producer sends, between a quarter and nine tenths of the run, so that
     start-up (imports, connecting) and the drain are left out.
     """
-    command = [
-        sys.executable,
-        "-m",
-        "ctr.cli",
-        "produce",
-        "--bootstrap-servers",
-        broker.bootstrap_servers,
-        "--impressions-topic",
-        names.impressions,
-        "--clicks-topic",
-        names.clicks,
-        "--progress-interval",
-        "1h",
-        *args,
-    ]
+    command = produce_command(broker.bootstrap_servers, names, **settings)
     pin = (lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})) if one_core else None
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=pin)
     handle = psutil.Process(process.pid)
@@ -118,15 +103,11 @@ def main() -> None:
         summary, cpu, _ = produce(
             broker,
             fresh(),
-            "--rate",
-            str(TOP_RATE),
-            "--duration",
-            f"{args.duration}s",
-            "--max-click-delay",
-            "1s",
-            "--seed",
-            "1",
             one_core=True,
+            rate=TOP_RATE,
+            duration=f"{args.duration}s",
+            max_click_delay="1s",
+            seed=1,
         )
         top = (summary["impressions"] + summary["clicks"]) / args.duration
         figures.append(
@@ -141,14 +122,7 @@ def main() -> None:
         for rate in (float(r) for r in args.rates.split(",")):
             names = fresh()
             summary, cpu, _ = produce(
-                broker,
-                names,
-                "--rate",
-                f"{rate:g}",
-                "--duration",
-                f"{args.accuracy_seconds}s",
-                "--max-click-delay",
-                "1s",
+                broker, names, rate=f"{rate:g}", duration=f"{args.accuracy_seconds}s", max_click_delay="1s"
             )
             times = send_times(broker, names.impressions, summary["impressions"])
             figures.append(
@@ -162,14 +136,7 @@ def main() -> None:
             if rate == 1000:
                 figures.append(Figure("CPU at 1,000 impressions/s", cpu * 100, "% of a core", "< 5 %"))
         summary, _, peak = produce(
-            broker,
-            fresh(),
-            "--rate",
-            str(TOP_RATE),
-            "--duration",
-            f"{args.duration}s",
-            "--max-click-delay",
-            "10s",
+            broker, fresh(), rate=TOP_RATE, duration=f"{args.duration}s", max_click_delay="10s"
         )
         pending = summary["impressions"] / args.duration * 0.25 * 10
         figures.append(

@@ -9,12 +9,21 @@ import argparse
 import json
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import Figure, LiveHeap, TreeMemory, after_warm_up, early_and_late, report, trend_per_minute
+from common import (
+    Figure,
+    LiveHeap,
+    TreeMemory,
+    after_warm_up,
+    early_and_late,
+    job_command,
+    produce_command,
+    report,
+    trend_per_minute,
+)
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from ctr.broker import EmbeddedBroker
@@ -83,54 +92,21 @@ def main() -> None:
     with EmbeddedBroker() as broker:
         names = TopicNames.with_suffix("soak")
         broker.create_topics(names.all())
-        common = [
-            "--bootstrap-servers",
-            broker.bootstrap_servers,
-            "--impressions-topic",
-            names.impressions,
-            "--clicks-topic",
-            names.clicks,
-        ]
         producer = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ctr.cli",
-                "produce",
-                *common,
-                "--config-file",
-                str(config),
-                "--max-click-delay",
-                "10s",
-                "--progress-interval",
-                "1h",
-            ],
+            produce_command(broker.bootstrap_servers, names, config_file=config, max_click_delay="10s"),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
         )
         job = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ctr.cli",
-                "job",
-                *common,
-                "--dlq-topic",
-                names.dlq,
-                "--output-dir",
-                str(work / "results"),
-                "--checkpoint-dir",
-                str(work / "checkpoints"),
-                "--log-dir",
-                str(work / "logs"),
-                "--window",
-                window,
-                "--checkpoint-interval",
-                checkpoint,
-                "--jvm-heap",
-                args.jvm_heap,
-            ],
+            job_command(
+                broker.bootstrap_servers,
+                names,
+                work,
+                window=window,
+                checkpoint_interval=checkpoint,
+                jvm_heap=args.jvm_heap,
+            ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

@@ -12,6 +12,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 
 from ctr.broker import EmbeddedBroker
+from ctr.settings.command_line import flags
 from ctr.topics import TopicNames
 
 CTR = [sys.executable, "-m", "ctr.cli"]
@@ -143,6 +144,20 @@ class CollectedOutput:
         return code
 
 
+def produce_args(bootstrap_servers: str, topics: TopicNames, **settings: object) -> list[str]:
+    """``ctr produce``'s arguments for a test: its broker and topics, then ``settings`` as flags by their
+    names (``max_click_delay="1s"`` -> ``--max-click-delay 1s``)."""
+    return [
+        "produce",
+        *flags(
+            bootstrap_servers=bootstrap_servers,
+            impressions_topic=topics.impressions,
+            clicks_topic=topics.clicks,
+            **settings,
+        ),
+    ]
+
+
 def job_args(
     bootstrap_servers: str,
     topics: TopicNames,
@@ -155,27 +170,18 @@ def job_args(
     """``ctr job``'s arguments for a test: its topics, its directories under ``work``, 1 s checkpoints."""
     return [
         "job",
-        "--bootstrap-servers",
-        bootstrap_servers,
-        "--impressions-topic",
-        topics.impressions,
-        "--clicks-topic",
-        topics.clicks,
-        "--dlq-topic",
-        topics.dlq,
-        "--output-dir",
-        str(work / "results"),
-        "--checkpoint-dir",
-        str(work / "checkpoints"),
-        "--log-dir",
-        str(work / "logs"),
-        "--checkpoint-interval",
-        "1s",
-        "--window",
-        f"{window_ms // 1000}s",
-        "--join-bound",
-        f"{join_bound_ms // 1000}s",
-        "--out-of-orderness",
-        out_of_orderness,
+        *flags(
+            bootstrap_servers=bootstrap_servers,
+            impressions_topic=topics.impressions,
+            clicks_topic=topics.clicks,
+            dlq_topic=topics.dlq,
+            output_dir=work / "results",
+            checkpoint_dir=work / "checkpoints",
+            log_dir=work / "logs",
+            checkpoint_interval="1s",
+            window=f"{window_ms // 1000}s",
+            join_bound=f"{join_bound_ms // 1000}s",
+            out_of_orderness=out_of_orderness,
+        ),
         *extra,
     ]

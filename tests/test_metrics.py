@@ -13,7 +13,15 @@ import test_helm
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from published_run import scrape
-from support import CollectedOutput, read_topic, start_ctr, summary_of, wait_for, write_atomically
+from support import (
+    CollectedOutput,
+    produce_args,
+    read_topic,
+    start_ctr,
+    summary_of,
+    wait_for,
+    write_atomically,
+)
 
 from ctr.broker import free_port
 from ctr.reference import CtrRow
@@ -157,21 +165,14 @@ def test_producer_metrics_count_what_was_sent(broker, topics, tmp_path):
     port = free_port()
     producer = CollectedOutput(
         start_ctr(
-            "produce",
-            "--bootstrap-servers",
-            broker.bootstrap_servers,
-            "--impressions-topic",
-            topics.impressions,
-            "--clicks-topic",
-            topics.clicks,
-            "--max-click-delay",
-            "1s",
-            "--config-file",
-            str(config),
-            "--metrics-port",
-            str(port),
-            "--progress-interval",
-            "200ms",
+            *produce_args(
+                broker.bootstrap_servers,
+                topics,
+                max_click_delay="1s",
+                config_file=config,
+                metrics_port=port,
+                progress_interval="200ms",
+            )
         )
     )
     try:

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 import yaml
+from support import produce_args, start_ctr
 
 from ctr_operator import crd, desired
 
@@ -370,30 +371,15 @@ async def test_producer_follows_its_config_map_without_restart(api, broker, topi
         },
     )
     assert status < 300
-    env = {**os.environ, "KUBECONFIG": str(api.kubeconfig)}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ctr.cli",
-            "produce",
-            "--bootstrap-servers",
+    process = start_ctr(
+        *produce_args(
             broker.bootstrap_servers,
-            "--impressions-topic",
-            topics.impressions,
-            "--clicks-topic",
-            topics.clicks,
-            "--config-map",
-            "live",
-            "--namespace",
-            api.namespace,
-            "--progress-interval",
-            "200ms",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+            topics,
+            config_map="live",
+            namespace=api.namespace,
+            progress_interval="200ms",
+        ),
+        env={"KUBECONFIG": str(api.kubeconfig)},
     )
     lines: list[str] = []
 

@@ -7,21 +7,17 @@ import time
 from collections import Counter
 
 import pytest
-from support import CollectedOutput, read_topic, run_ctr, start_ctr, summary_of, write_atomically
+from support import (
+    CollectedOutput,
+    produce_args,
+    read_topic,
+    run_ctr,
+    start_ctr,
+    summary_of,
+    write_atomically,
+)
 
 from ctr.events import decode_click, decode_impression
-
-
-def topic_args(broker, topics) -> list[str]:
-    return [
-        "produce",
-        "--bootstrap-servers",
-        broker.bootstrap_servers,
-        "--impressions-topic",
-        topics.impressions,
-        "--clicks-topic",
-        topics.clicks,
-    ]
 
 
 def read_events(broker, topics, summary: dict):
@@ -43,19 +39,16 @@ def check_clicks_follow_impressions(impressions: list, clicks: list, max_delay_m
 
 def test_seeded_bounded_run(broker, topics):
     result = run_ctr(
-        *topic_args(broker, topics),
-        "--rate",
-        "4000",
-        "--max-events",
-        "4000",
-        "--campaigns",
-        "4",
-        "--click-probability",
-        "0.3",
-        "--max-click-delay",
-        "2s",
-        "--seed",
-        "7",
+        *produce_args(
+            broker.bootstrap_servers,
+            topics,
+            rate=4000,
+            max_events=4000,
+            campaigns=4,
+            click_probability=0.3,
+            max_click_delay="2s",
+            seed=7,
+        )
     )
     assert result.returncode == 0, result.stderr
     summary = summary_of(result.stdout)
@@ -77,15 +70,9 @@ def test_same_seed_same_events(broker, new_topics):
     for _ in range(2):
         names = new_topics()
         result = run_ctr(
-            *topic_args(broker, names),
-            "--rate",
-            "5000",
-            "--max-events",
-            "600",
-            "--max-click-delay",
-            "0s",
-            "--seed",
-            "42",
+            *produce_args(
+                broker.bootstrap_servers, names, rate=5000, max_events=600, max_click_delay="0s", seed=42
+            )
         )
         assert result.returncode == 0, result.stderr
         summary = summary_of(result.stdout)
@@ -99,9 +86,11 @@ def test_same_seed_same_events(broker, new_topics):
     assert runs[0] == runs[1]
 
 
-def sigterm_mid_run(broker, topics, *args: str) -> tuple[float, dict, list, list]:
+def sigterm_mid_run(broker, topics, **settings: str) -> tuple[float, dict, list, list]:
     """Run the producer until clicks are pending, SIGTERM it; return the stop time, summary and events."""
-    process = start_ctr(*topic_args(broker, topics), "--rate", "500", "--progress-interval", "200ms", *args)
+    process = start_ctr(
+        *produce_args(broker.bootstrap_servers, topics, rate=500, progress_interval="200ms", **settings)
+    )
     output = CollectedOutput(process)
     output.wait_for_stderr(
         lambda line: "impressions" in line and "pending 0 " not in line, 30, "clicks pending"
@@ -121,7 +110,7 @@ def sigterm_mid_run(broker, topics, *args: str) -> tuple[float, dict, list, list
 
 
 def test_sigterm_drains_scheduled_clicks(broker, topics):
-    stopped_at, summary, impressions, clicks = sigterm_mid_run(broker, topics, "--max-click-delay", "2s")
+    stopped_at, summary, impressions, clicks = sigterm_mid_run(broker, topics, max_click_delay="2s")
     assert summary["clicks_dropped"] == 0 and summary["delivery_errors"] == 0
     check_clicks_follow_impressions(impressions, clicks, 2000)
     assert max(i.ts for i in impressions) <= (stopped_at + 0.5) * 1000
@@ -130,7 +119,7 @@ def test_sigterm_drains_scheduled_clicks(broker, topics):
 
 def test_drain_deadline_drops_and_counts_late_clicks(broker, topics):
     stopped_at, summary, _, clicks = sigterm_mid_run(
-        broker, topics, "--max-click-delay", "5s", "--drain-timeout", "500ms"
+        broker, topics, max_click_delay="5s", drain_timeout="500ms"
     )
     assert summary["clicks_dropped"] > 0
     assert max(c.ts for c in clicks) <= (stopped_at + 1.0) * 1000
@@ -140,15 +129,14 @@ def test_live_rate_change_and_pause_resume(broker, topics, tmp_path):
     config = tmp_path / "live.yaml"
     config.write_text("rate: 100\n")
     process = start_ctr(
-        *topic_args(broker, topics),
-        "--config-file",
-        str(config),
-        "--max-click-delay",
-        "1s",
-        "--click-probability",
-        "0.5",
-        "--progress-interval",
-        "250ms",
+        *produce_args(
+            broker.bootstrap_servers,
+            topics,
+            config_file=config,
+            max_click_delay="1s",
+            click_probability=0.5,
+            progress_interval="250ms",
+        )
     )
     output = CollectedOutput(process)
     output.wait_for_stderr(
@@ -236,13 +224,9 @@ def test_metrics_endpoint_and_sighup_reload(broker, topics, tmp_path):
     config.write_text('{"rate": 20}')
     port = free_port()
     process = start_ctr(
-        *topic_args(broker, topics),
-        "--config-file",
-        str(config),
-        "--metrics-port",
-        str(port),
-        "--progress-interval",
-        "200ms",
+        *produce_args(
+            broker.bootstrap_servers, topics, config_file=config, metrics_port=port, progress_interval="200ms"
+        )
     )
     output = CollectedOutput(process)
     try:

@@ -7,8 +7,8 @@ import sys
 import threading
 
 from ctr.settings.command_line import add_command, fail, flag, resolve
-from ctr.settings.models import ProducerSettings
-from ctr_producer.config_source import ConfigSource, FileConfigSource, read_settings_file
+from ctr.settings.models import LiveSettings, ProducerSettings
+from ctr_producer.config_source import ConfigSource, FileConfigSource
 from ctr_producer.metrics import ProducerMetrics
 from ctr_producer.run import ProducerFatalError, TrafficProducer
 
@@ -27,28 +27,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
 
 
-def _config_source(parser: argparse.ArgumentParser, config: ProducerSettings) -> ConfigSource | None:
+def _live_settings(
+    parser: argparse.ArgumentParser, config: ProducerSettings
+) -> tuple[LiveSettings, ConfigSource | None]:
+    """The live settings to start with, and the source of their changes. A config file is read and
+    validated here, once: its fields over the flags' and environment's values (a bad file ends the
+    program with exit code 2). A ConfigMap's settings come later, from its watch."""
     if config.config_map is not None:
         from ctr_producer.config_map_source import ConfigMapConfigSource
 
-        return ConfigMapConfigSource(config.config_map, config.namespace)
+        return config.live(), ConfigMapConfigSource(config.config_map, config.namespace)
     if config.config_file is None:
-        return None
+        return config.live(), None
     path = str(config.config_file)
     try:
-        config.live().updated(read_settings_file(path))
+        source = FileConfigSource(path)
+        return config.updated(source.document), source
     except (OSError, ValueError) as err:
         fail(parser, f"{flag('config_file')} {path}: {err}")
-    return FileConfigSource(path)
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Run the producer until a bound, SIGTERM or SIGINT; print the summary; return the exit code."""
     config = resolve(parser, args, ProducerSettings)
-    source = _config_source(parser, config)
+    live, source = _live_settings(parser, config)
     metrics = ProducerMetrics()
     metrics.serve(config.metrics_port)
-    producer = TrafficProducer(config, source, metrics)
+    producer = TrafficProducer(config, live, source, metrics)
     signal.signal(signal.SIGTERM, lambda *_: producer.request_stop())
     signal.signal(signal.SIGINT, lambda *_: producer.request_stop())
     signal.signal(signal.SIGHUP, lambda *_: producer.reload_config())

@@ -1,8 +1,9 @@
 """Sources of live settings that can change while the producer runs.
 
 A source calls ``on_change(document)`` with the whole settings document (camelCase keys) once
-at start and again after every change; ``on_error(message)`` when the document is unreadable.
-The Kubernetes ConfigMap source implements the same interface.
+at start (unless it gave it when it was made, as the file source does) and again after every
+change; ``on_error(message)`` when the document is unreadable. The Kubernetes ConfigMap source
+implements the same interface.
 """
 
 import json
@@ -25,7 +26,8 @@ class ConfigSource(Protocol):
     """Something that reports live settings documents until stopped."""
 
     def start(self, on_change: OnChange, on_error: OnError) -> None:
-        """Report the current document, then every change, from a thread of its own."""
+        """Report the current document (unless the source gave it when it was made), then every change,
+        from a thread of its own."""
 
     def reload(self) -> None:
         """Read the document again now (SIGHUP)."""
@@ -57,18 +59,21 @@ def read_settings_file(path: str) -> Mapping[str, Any]:
 
 
 class FileConfigSource:
-    """Watches a JSON/YAML file: re-read when its modification time or size changes."""
+    """Watches a JSON/YAML file: read once when made (``document``), then re-read when its modification
+    time or size changes."""
 
     def __init__(self, path: str, poll_interval: float = POLL_INTERVAL) -> None:
+        """Read the file; OSError, or ValueError naming it, when it cannot be read or parsed."""
         self.path = path
         self.poll_interval = poll_interval
+        self._read_stamp = self._stamp()
+        self.document = read_settings_file(path)
         self._stopped = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self, on_change: OnChange, on_error: OnError) -> None:
-        """Report the file's settings now and after every change."""
-        self._report(on_change, on_error)
+        """Report the file's settings after every change since ``document`` was read."""
         self._thread = threading.Thread(
             target=self._watch, args=(on_change, on_error), name="config-file", daemon=True
         )
@@ -90,7 +95,7 @@ class FileConfigSource:
         on_change(document)
 
     def _watch(self, on_change: OnChange, on_error: OnError) -> None:
-        last = self._stamp()
+        last = self._read_stamp
         while not self._stopped.is_set():
             forced = self._wake.wait(self.poll_interval)
             self._wake.clear()

@@ -42,6 +42,18 @@ class Summary:
         return json.dumps(asdict(self))
 
 
+def _log_settings(live: LiveSettings) -> None:
+    """Log the live settings the producer takes."""
+    log.info(
+        "live settings: rate %g/s, click probability %g, max click delay %gs, %d campaigns, %s",
+        live.rate,
+        live.click_probability,
+        live.max_click_delay,
+        len(live.campaigns),
+        live.state,
+    )
+
+
 class ProducerFatalError(RuntimeError):
     """The Kafka client hit an error it cannot recover from."""
 
@@ -66,11 +78,13 @@ class TrafficProducer:
     def __init__(
         self,
         config: ProducerSettings,
+        live: LiveSettings,
         config_source: ConfigSource | None = None,
         metrics: ProducerMetrics | None = None,
     ) -> None:
-        self.live: LiveSettings = config.live()
-        self._initial = self.live
+        """Start with the validated ``live`` settings (the flags' and environment's, or a config file's
+        over them); each document of ``config_source`` applies over the flags' and environment's."""
+        self.live = live
         self.summary = Summary()
         self.metrics = metrics or ProducerMetrics()
         self._config = config
@@ -119,9 +133,10 @@ class TrafficProducer:
             log.error("not delivered to %s (key %s): %s", msg.topic(), msg.key(), err.str())
 
     def _on_config(self, document: Mapping[str, Any]) -> None:
-        """Take a whole live settings document: its fields over the flags' and environment's values."""
+        """Take a whole live settings document: its fields over the flags' and environment's values
+        (``config``'s own live settings)."""
         try:
-            new = self._initial.updated(document)
+            new = self._config.updated(document)
         except (LiveSettingsError, ValueError) as err:
             self._on_config_error(str(err))
             return
@@ -148,14 +163,7 @@ class TrafficProducer:
             return
         if (new.rate, new.paused) != (self.live.rate, self.live.paused):
             self._epoch, self._sent_since_epoch = now, 0
-        log.info(
-            "live settings: rate %g/s, click probability %g, max click delay %gs, %d campaigns, %s",
-            new.rate,
-            new.click_probability,
-            new.max_click_delay,
-            len(new.campaigns),
-            new.state,
-        )
+        _log_settings(new)
         self.live = new
         self._traffic.apply(new)
         self.metrics.target_rate.set(0 if new.paused else new.rate)
@@ -233,6 +241,8 @@ class TrafficProducer:
         self._last_progress = (now, 0)
         self._next_progress = now + self._config.progress_interval
         self.metrics.target_rate.set(0 if self.live.paused else self.live.rate)
+        if any(getattr(self.live, name) != getattr(self._config, name) for name in LiveSettings.model_fields):
+            _log_settings(self.live)  # a config file's, not the flags'
         if self._source is not None:
             self._source.start(self._on_config, self._on_config_error)
         try:

@@ -99,6 +99,12 @@ def environment(settings: Settings, names: Iterable[str]) -> dict[str, str]:
     return {env_var(name): str(values[name]) for name in names if values[name] is not None}
 
 
+def flags(**values: object) -> list[str]:
+    """The flags of a child ``ctr`` that give it these settings (``max_click_delay="1s"`` ->
+    ``["--max-click-delay", "1s"]``), in the order given."""
+    return [text for name, value in values.items() for text in (flag(name), str(value))]
+
+
 def fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
     """End the program with exit code 2 and ``message`` on one line of stderr."""
     parser.exit(2, f"{parser.prog}: error: {message}\n")
