@@ -1,10 +1,10 @@
-"""Fixtures: one real tansu broker per session, fresh topics per test."""
+"""Fixtures: one real tansu broker per session, fresh topics per test; the run's figures at its end."""
 
 from collections.abc import Callable
 
 import pytest
 from published_run import published_run  # noqa: F401  (a session fixture of two test modules)
-from support import fresh_topics
+from support import FIGURES, fresh_topics
 
 from ctr.broker import EmbeddedBroker
 from ctr.topics import TopicNames
@@ -28,3 +28,11 @@ def new_topics(broker: EmbeddedBroker) -> Callable[[], TopicNames]:
 def topics(new_topics: Callable[[], TopicNames]) -> TopicNames:
     """Topic names of this test's own, created on the session broker."""
     return new_topics()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the figures the tests measured, one line each, at the end of the run."""
+    if FIGURES:
+        terminalreporter.section("figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -17,6 +17,14 @@ from ctr.topics import TopicNames
 
 CTR = [sys.executable, "-m", "ctr.cli"]
 
+#: Lines of measured figures the tests report, printed once more at the end of the run (conftest.py).
+FIGURES: list[str] = []
+
+
+def report_figures(topic: str, scenario: str, **figures: object) -> None:
+    """Record one line of figures, ``[topic] scenario: name=value ...``, for the run's summary."""
+    FIGURES.append(f"[{topic}] {scenario}: " + " ".join(f"{name}={value}" for name, value in figures.items()))
+
 
 def fresh_topics(broker: EmbeddedBroker) -> TopicNames:
     """Create topics with names no other test uses, and return the names."""

@@ -7,7 +7,7 @@ import threading
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from support import CollectedOutput, run_ctr, start_ctr, wait_for
+from support import CollectedOutput, report_figures, run_ctr, start_ctr, wait_for
 
 from ctr import broker as broker_module
 from ctr.broker import BrokerError, EmbeddedBroker
@@ -154,7 +154,7 @@ class Sender:
 
 
 @pytest.mark.slow
-def test_stopping_the_durable_broker_while_a_producer_sends_loses_nothing_acknowledged(tmp_path, capsys):
+def test_stopping_the_durable_broker_while_a_producer_sends_loses_nothing_acknowledged(tmp_path):
     names = TopicNames.with_suffix("stops")
     stops = []
     with EmbeddedBroker(data_dir=tmp_path / "broker", log_path=tmp_path / "tansu.log") as broker:
@@ -168,13 +168,16 @@ def test_stopping_the_durable_broker_while_a_producer_sends_loses_nothing_acknow
                 broker.start()
         acknowledged = sorted(sender.acknowledged, key=int)
         on_topic = read_numbers(broker.bootstrap_servers, names.impressions, len(acknowledged))
-    with capsys.disabled():
-        print(
-            f"\n[broker] stops while sending: stops={len(stops)} "
-            f"answered_while_stopping={'/'.join(str(stop.requests_answered) for stop in stops)} "
-            f"acknowledged={len(acknowledged)} on_topic={len(on_topic)} "
-            f"lost={len(set(acknowledged) - set(on_topic))} failed={len(sender.failed)}"
-        )
+    report_figures(
+        "broker",
+        "stops while sending",
+        stops=len(stops),
+        answered_while_stopping="/".join(str(stop.requests_answered) for stop in stops),
+        acknowledged=len(acknowledged),
+        on_topic=len(on_topic),
+        lost=len(set(acknowledged) - set(on_topic)),
+        failed=len(sender.failed),
+    )
     assert sender.failed == []
     assert all(stop.requests_unanswered == 0 for stop in stops)
     assert on_topic == acknowledged

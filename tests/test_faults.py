@@ -6,6 +6,7 @@ afterwards (``ctr.reference.reference_ctr``).
 """
 
 import asyncio
+import os
 import re
 import signal
 import subprocess
@@ -18,7 +19,16 @@ import pytest
 from events_for_tests import EventSet, produce_sentinels
 from prometheus_client.parser import text_string_to_metric_families
 from published_run import scrape
-from support import CollectedOutput, read_topic, run_ctr, start_ctr, summary_of, wait_for
+from support import (
+    CollectedOutput,
+    produce_args,
+    read_topic,
+    report_figures,
+    run_ctr,
+    start_ctr,
+    summary_of,
+    wait_for,
+)
 from support import job_args as support_job_args
 
 from ctr.broker import EmbeddedBroker, free_port
@@ -42,10 +52,29 @@ RESULT_TIMEOUT = 300
 IN_FLIGHT_MS = 500
 
 
-def report(capsys: pytest.CaptureFixture, scenario: str, **figures: object) -> None:
-    """Print one line of figures past pytest's capture."""
-    with capsys.disabled():
-        print(f"\n[faults] {scenario}: " + " ".join(f"{name}={value}" for name, value in figures.items()))
+#: The environment variable that marks every process a scenario starts (they inherit it).
+SCENARIO_MARK = "CTR_TESTS_FAULT_SCENARIO"
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Every process a scenario starts carries a mark in its environment; none may outlive the test."""
+    mark = f"{request.node.name}-{time.monotonic_ns()}"
+    monkeypatch.setenv(SCENARIO_MARK, mark)
+    yield
+    wait_for(lambda: not marked_processes(mark), 30, "the scenario's processes to exit", interval=0.2)
+
+
+def marked_processes(mark: str) -> list[str]:
+    """The processes other than this one whose environment carries ``mark``."""
+    found = []
+    for process in psutil.process_iter(["pid", "name"]):
+        try:
+            if process.pid != os.getpid() and process.environ().get(SCENARIO_MARK) == mark:
+                found.append(f"{process.info['name']}[{process.pid}]")
+        except psutil.Error:
+            pass
+    return found
 
 
 def job_args(bootstrap_servers: str, topics: TopicNames, work: Path, *extra: str) -> list[str]:
@@ -61,27 +90,20 @@ def job_args(bootstrap_servers: str, topics: TopicNames, work: Path, *extra: str
     )
 
 
-def producer_args(bootstrap_servers: str, topics: TopicNames, rate: float, seed: int, *extra: str) -> list:
-    return [
-        "produce",
-        "--bootstrap-servers",
+def producer_args(
+    bootstrap_servers: str, topics: TopicNames, rate: float, seed: int, **settings: object
+) -> list:
+    """``ctr produce``'s arguments for these tests' traffic."""
+    return produce_args(
         bootstrap_servers,
-        "--impressions-topic",
-        topics.impressions,
-        "--clicks-topic",
-        topics.clicks,
-        "--rate",
-        f"{rate:g}",
-        "--click-probability",
-        str(CLICK_PROBABILITY),
-        "--max-click-delay",
-        MAX_CLICK_DELAY,
-        "--seed",
-        str(seed),
-        "--progress-interval",
-        "200ms",
-        *extra,
-    ]
+        topics,
+        rate=f"{rate:g}",
+        click_probability=CLICK_PROBABILITY,
+        max_click_delay=MAX_CLICK_DELAY,
+        seed=seed,
+        progress_interval="200ms",
+        **settings,
+    )
 
 
 def progress(line: str) -> dict[str, int]:
@@ -200,7 +222,7 @@ def duplicated(ids: list[str]) -> int:
 
 
 @pytest.mark.slow
-def test_producer_sigkill_loses_only_its_scheduled_clicks(broker, topics, tmp_path, capsys):
+def test_producer_sigkill_loses_only_its_scheduled_clicks(broker, topics, tmp_path):
     rate, first_seed, second_seed = 200, 11, 12
     first = CollectedOutput(start_ctr(*producer_args(broker.bootstrap_servers, topics, rate, first_seed)))
     try:
@@ -213,9 +235,7 @@ def test_producer_sigkill_loses_only_its_scheduled_clicks(broker, topics, tmp_pa
         assert first.finish(30) == -signal.SIGKILL
     finally:
         first.process.kill()
-    second = run_ctr(
-        *producer_args(broker.bootstrap_servers, topics, rate, second_seed, "--max-events", "600")
-    )
+    second = run_ctr(*producer_args(broker.bootstrap_servers, topics, rate, second_seed, max_events=600))
     assert second.returncode == 0, second.stderr
     second_summary = summary_of(second.stdout)
 
@@ -235,8 +255,8 @@ def test_producer_sigkill_loses_only_its_scheduled_clicks(broker, topics, tmp_pa
     ]
     lost = [(click_id, due) for click_id, due in scheduled if click_id not in sent_clicks]
     backlog = [due for _, due in scheduled if due >= killed_ms]
-    report(
-        capsys,
+    report_figures(
+        "faults",
         "producer SIGKILL",
         first_impressions=len(on_topic_first),
         pending_last_progress=before_kill["pending"],
@@ -265,7 +285,7 @@ def in_progress_files(results: Path) -> set[Path]:
 
 
 @pytest.mark.slow
-def test_job_killed_while_windows_fire_restores_exactly(broker, topics, tmp_path, capsys):
+def test_job_killed_while_windows_fire_restores_exactly(broker, topics, tmp_path):
     offsets = (0.0, 0.3, 0.7)
     results = tmp_path / "results"
     producer = CollectedOutput(start_ctr(*producer_args(broker.bootstrap_servers, topics, 200, 21)))
@@ -298,8 +318,8 @@ def test_job_killed_while_windows_fire_restores_exactly(broker, topics, tmp_path
     finally:
         stop(producer)
         stop(job)
-    report(
-        capsys,
+    report_figures(
+        "faults",
         "job SIGKILL while windows fire",
         kills=len(offsets),
         offsets_s="/".join(f"{offset:g}" for offset in offsets),
@@ -344,9 +364,7 @@ def fill(filesystem: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_full_checkpoint_storage_stops_commits_not_processing(
-    broker, topics, tmp_path, small_filesystem, capsys
-):
+def test_full_checkpoint_storage_stops_commits_not_processing(broker, topics, tmp_path, small_filesystem):
     checkpoints = small_filesystem / "checkpoints"
     metrics_port = free_port()
     producer = CollectedOutput(start_ctr(*producer_args(broker.bootstrap_servers, topics, 200, 31)))
@@ -384,8 +402,8 @@ def test_full_checkpoint_storage_stops_commits_not_processing(
     finally:
         stop(producer)
         stop(job)
-    report(
-        capsys,
+    report_figures(
+        "faults",
         "checkpoint storage full",
         failed_checkpoints=failed,
         failed_checkpoints_metric=f"{failed_in_metrics:g}",
@@ -422,7 +440,7 @@ def durable_broker(tmp_path):
 
 
 @pytest.mark.slow
-def test_broker_outage_loses_nothing_and_counts_nothing_twice(durable_broker, tmp_path, capsys):
+def test_broker_outage_loses_nothing_and_counts_nothing_twice(durable_broker, tmp_path):
     rate, outage = 1000, 30.0
     topics = TopicNames.with_suffix("outage")
     durable_broker.create_topics(topics.all())
@@ -469,8 +487,8 @@ def test_broker_outage_loses_nothing_and_counts_nothing_twice(durable_broker, tm
     lost_impressions, lost_clicks = lost_at_the_broker(
         replay(41, rate, summary["impressions"]), impressions, clicks
     )
-    report(
-        capsys,
+    report_figures(
+        "faults",
         "broker outage",
         rate=rate,
         outage_s=f"{outage:g}",
@@ -528,7 +546,7 @@ async def _kill_operator(operator: subprocess.Popen) -> str:
 
 
 @pytest.mark.asyncio
-async def test_operator_killed_mid_change_converges_without_restarting_pods(kmock, tmp_path, capsys):
+async def test_operator_killed_mid_change_converges_without_restarting_pods(kmock, tmp_path):
     from test_operator_e2e import (
         _live,
         change_spec,
@@ -570,8 +588,8 @@ async def test_operator_killed_mid_change_converges_without_restarting_pods(kmoc
         created_again = len((await identities(api, "faulty"))["creations"]) - len(created["creations"])
     finally:
         outputs.append(await stop_operator(operator))
-    report(
-        capsys,
+    report_figures(
+        "faults",
         "operator SIGKILL mid-change",
         kills=len(changes),
         converged_after_s="/".join(f"{seconds:.1f}" for seconds in converged_after),

@@ -47,6 +47,11 @@ def test_other_requests_are_answered():
     assert expects_response(request_header(METADATA, 12, b"\x00") + b"\x00")
 
 
+def test_a_produce_cut_short_is_taken_as_answered():
+    assert expects_response(request_header(PRODUCE, 9, b"\x00"))
+    assert expects_response(produce_v3(0, b"ctr-job-0")[:-8])
+
+
 def test_a_stop_does_not_wait_for_produces_that_get_no_answer(tmp_path):
     names = TopicNames.with_suffix("acks0")
     with EmbeddedBroker(data_dir=tmp_path / "broker") as broker:

@@ -54,10 +54,19 @@ def _skip_tagged_fields(frame: bytes, offset: int) -> int:
 
 
 def expects_response(request: bytes) -> bool:
-    """Whether the broker answers this request (a frame without its size): all but a produce with acks=0."""
+    """Whether the broker answers this request (a frame without its size): all but a produce with acks=0.
+    A request too short to tell is taken as answered (the gate waits for it, up to its timeout)."""
+    try:
+        return _acks(request) != 0
+    except (struct.error, IndexError):
+        return True
+
+
+def _acks(request: bytes) -> int:
+    """The acks of a produce request; 1 (answered) for any other request."""
     api_key, api_version, _ = REQUEST_HEADER.unpack_from(request)
     if api_key != PRODUCE_API_KEY:
-        return True
+        return 1
     offset = REQUEST_HEADER.size
     (client_id_length,) = INT16.unpack_from(request, offset)
     offset += INT16.size + max(client_id_length, 0)
@@ -69,7 +78,7 @@ def expects_response(request: bytes) -> bool:
         (transactional_id_length,) = INT16.unpack_from(request, offset)
         offset += INT16.size + max(transactional_id_length, 0)
     (acks,) = INT16.unpack_from(request, offset)
-    return acks != 0
+    return acks
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> bytes:
@@ -193,10 +202,10 @@ class RequestGate:
         self._links.add(link)
         link.requests = asyncio.ensure_future(self._requests(link))
         link.responses = asyncio.ensure_future(self._responses(link))
-        with contextlib.suppress(asyncio.CancelledError):
-            await link.requests
+        await asyncio.wait({link.requests, link.responses}, return_when=asyncio.FIRST_COMPLETED)
+        if link.requests.done() and link.unanswered and not self._closing:
             link.client_gone = True
-            if link.unanswered and not self._closing:
+            with contextlib.suppress(asyncio.CancelledError):
                 await link.responses
         if not self._closing:
             link.close()
@@ -207,7 +216,9 @@ class RequestGate:
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while True:
                 request = await _read_frame(link.client_reader)
-                if expects_response(request[FRAME_SIZE.size :]):
+                if len(request) >= FRAME_SIZE.size + REQUEST_HEADER.size and expects_response(
+                    request[FRAME_SIZE.size :]
+                ):
                     _, _, correlation_id = REQUEST_HEADER.unpack_from(request, FRAME_SIZE.size)
                     link.unanswered.add(correlation_id)
                 link.broker_writer.write(request)
@@ -219,7 +230,11 @@ class RequestGate:
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while True:
                 response = await _read_frame(link.broker_reader)
-                (correlation_id,) = CORRELATION_ID.unpack_from(response, FRAME_SIZE.size)
+                correlation_id = (
+                    CORRELATION_ID.unpack_from(response, FRAME_SIZE.size)[0]
+                    if len(response) >= FRAME_SIZE.size + CORRELATION_ID.size
+                    else None
+                )
                 if correlation_id in link.unanswered:
                     link.unanswered.remove(correlation_id)
                     if self._closing:
