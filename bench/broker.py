@@ -5,14 +5,13 @@ waits for tansu's requests at a stop).
 Run: python bench/broker.py [--quick]
 """
 
-import argparse
 import json
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from common import Figure, produce_command, report
+from common import Figure, arguments, produce_command, report
 
 from ctr.broker import EmbeddedBroker
 from ctr.topics import TopicNames
@@ -68,10 +67,7 @@ def stops_under_load(broker: EmbeddedBroker, stops: int) -> tuple[list[float], l
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--quick", action="store_true", help="a run of under a minute; figures are printed, not recorded"
-    )
+    parser = arguments(__doc__, "a run of under a minute")
     parser.add_argument("--impressions", type=int, default=500_000, help="impressions of each rate run")
     parser.add_argument("--stops", type=int, default=5, help="stops of the durable broker under load")
     args = parser.parse_args()

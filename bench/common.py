@@ -1,6 +1,7 @@
 """What the benchmarks share: the ctr commands they start, the machine's description, process-tree memory,
 and the figures file."""
 
+import argparse
 import datetime
 import math
 import os
@@ -25,6 +26,16 @@ from ctr.topics import TopicNames
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "benchmarks.md"
 CTR = [sys.executable, "-m", "ctr.cli"]
+
+
+def arguments(description: str, quick_run: str) -> argparse.ArgumentParser:
+    """The benchmark's argument parser, with ``--quick``: a short run (``quick_run`` says how long)
+    whose figures are printed, not recorded."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{quick_run}; figures are printed, not recorded"
+    )
+    return parser
 
 
 def produce_command(bootstrap_servers: str, names: TopicNames, **settings: object) -> list[str]:

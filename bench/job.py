@@ -24,6 +24,7 @@ from common import (
     Figure,
     OpenFiles,
     TreeMemory,
+    arguments,
     early_and_late,
     job_command,
     percentile,
@@ -517,10 +518,7 @@ def throughput_figures(measured: dict[str, Throughput], impressions: int, plans:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--quick", action="store_true", help="a run of about a minute; figures are printed, not recorded"
-    )
+    parser = arguments(__doc__, "a run of about a minute")
     parser.add_argument(
         "--impressions", type=int, default=1_000_000, help="impressions preloaded for the throughput runs"
     )

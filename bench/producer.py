@@ -4,7 +4,6 @@ clicks pending.
 Run: python bench/producer.py [--quick]
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -12,7 +11,7 @@ import time
 from collections import Counter
 
 import psutil
-from common import Figure, produce_command, report
+from common import Figure, arguments, produce_command, report
 from confluent_kafka import Consumer, TopicPartition
 
 from ctr.broker import EmbeddedBroker
@@ -79,10 +78,7 @@ def window_deviation(times: list[float], rate: float, window: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--quick", action="store_true", help="a run of under a minute; figures are printed, not recorded"
-    )
+    parser = arguments(__doc__, "a run of under a minute")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of the top-rate runs")
     parser.add_argument(
         "--accuracy-seconds", type=float, default=30.0, help="seconds of each rate-accuracy run"

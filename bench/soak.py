@@ -5,7 +5,6 @@ the events read back from the topics.
 Run: python bench/soak.py [--quick]
 """
 
-import argparse
 import json
 import signal
 import subprocess
@@ -18,6 +17,7 @@ from common import (
     LiveHeap,
     TreeMemory,
     after_warm_up,
+    arguments,
     early_and_late,
     job_command,
     produce_command,
@@ -69,10 +69,7 @@ def close_all_windows(broker: EmbeddedBroker, names: TopicNames) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--quick", action="store_true", help="a one-minute run; figures are printed, not recorded"
-    )
+    parser = arguments(__doc__, "a one-minute run")
     parser.add_argument("--minutes", type=float, default=15.0, help="length of the run")
     parser.add_argument("--rate", type=int, default=20_000, help="impressions per second")
     parser.add_argument(
