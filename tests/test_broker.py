@@ -49,16 +49,26 @@ def test_dead_broker_is_reported():
     running.stop()
 
 
-def test_ctr_broker_runs_in_the_foreground_and_stops_on_ctrl_c():
-    process = start_ctr("broker", "--partitions", "2")
-    output = CollectedOutput(process)
+def start_ctr_broker(*args: str) -> tuple[CollectedOutput, str]:
+    """Start ``ctr broker ARGS``; return its output and, once it prints it, its bootstrap address."""
+    output = CollectedOutput(start_ctr("broker", *args))
     try:
         wait_for(
             lambda: any("export CTR_BOOTSTRAP_SERVERS=" in line for line in output.stdout),
-            30,
+            60,
             "the bootstrap address",
         )
-        address = next(line for line in output.stdout if line.startswith("export")).strip().split("=", 1)[1]
+    except AssertionError:
+        output.process.kill()
+        raise
+    address = next(line for line in output.stdout if line.startswith("export")).strip().split("=", 1)[1]
+    return output, address
+
+
+def test_ctr_broker_runs_in_the_foreground_and_stops_on_ctrl_c():
+    output, address = start_ctr_broker("--partitions", "2")
+    process = output.process
+    try:
         metadata = AdminClient({"bootstrap.servers": address}).list_topics(timeout=10)
         for name in TopicNames().all():
             assert len(metadata.topics[name].partitions) == 2
@@ -79,6 +89,23 @@ def test_a_broker_with_a_data_dir_keeps_its_topics_across_restarts(tmp_path):
         assert read_numbers(first.bootstrap_servers, names.impressions, 100) == sent
     with EmbeddedBroker(data_dir=data_dir) as second:
         assert read_numbers(second.bootstrap_servers, names.impressions, 100) == sent
+
+
+@pytest.mark.slow
+def test_ctr_broker_with_a_data_dir_keeps_its_topics_when_stopped_and_started_again(tmp_path):
+    data_dir = str(tmp_path / "broker")
+    output, address = start_ctr_broker("--broker-data-dir", data_dir)
+    try:
+        sent = produce_numbers(address, TopicNames().impressions, 100)
+    finally:
+        output.process.send_signal(signal.SIGTERM)
+    assert output.finish(60) == 0 and "stopped" in output.stdout[-1]
+    output, address = start_ctr_broker("--broker-data-dir", data_dir, "--broker-port", address.split(":")[1])
+    try:
+        assert read_numbers(address, TopicNames().impressions, 100) == sent
+    finally:
+        output.process.send_signal(signal.SIGINT)
+    assert output.finish(60) == 0
 
 
 def test_a_data_dir_and_another_storage_exclude_each_other(tmp_path):
