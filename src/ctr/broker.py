@@ -2,7 +2,6 @@
 
 import os
 import socket
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from ctr import topics
 from ctr.local_s3 import LocalS3, LocalS3Error
-from ctr.processes import ChildProcess, free_port
+from ctr.processes import ChildExited, ChildProcess, free_port
 from ctr.request_gate import Drained, RequestGate
 
 __all__ = ["BrokerError", "EmbeddedBroker", "create_topics", "free_port", "tansu_binary"]
@@ -122,22 +121,20 @@ class EmbeddedBroker:
             except OSError as err:
                 self.stop()
                 raise BrokerError(f"cannot listen on {self.bootstrap_servers}: {err.strerror}") from None
-        deadline = time.monotonic() + timeout
-        while not self._answers_metadata():
-            code = self._child.exit_code()
-            if code is not None:
-                self.stop()
-                raise BrokerError(
-                    f"tansu exited with code {code} before it was ready "
-                    f"(is port {self.port} taken?){self._child.log_hint()}"
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise BrokerError(
-                    f"tansu did not answer on {self.bootstrap_servers} within {timeout:g}s"
-                    f"{self._child.log_hint()}"
-                )
-            time.sleep(0.1)
+        try:
+            self._child.wait_ready(self._answers_metadata, timeout)
+        except ChildExited as exited:
+            self.stop()
+            raise BrokerError(
+                f"tansu exited with code {exited.code} before it was ready "
+                f"(is port {self.port} taken?){self._child.log_hint()}"
+            ) from None
+        except TimeoutError:
+            self.stop()
+            raise BrokerError(
+                f"tansu did not answer on {self.bootstrap_servers} within {timeout:g}s"
+                f"{self._child.log_hint()}"
+            ) from None
         return self
 
     def _answers_metadata(self) -> bool:

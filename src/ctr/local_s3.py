@@ -3,13 +3,12 @@
 import shutil
 import sysconfig
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from shutil import which
 
-from ctr.processes import ChildProcess, free_port
+from ctr.processes import ChildExited, ChildProcess, free_port
 
 BUCKET = "ctr"
 #: weed mini accepts any key while it has no identities configured; tansu signs with these.
@@ -92,18 +91,16 @@ class LocalS3:
         # Its Unix sockets (the gRPC ones go to TMPDIR) in a short directory of its own, removed at stop.
         self._sockets = Path(tempfile.mkdtemp(prefix="ctr-s3-"))
         self._child.start(self._command(self._sockets), {"TMPDIR": str(self._sockets)}, cwd=self.data_dir)
-        deadline = time.monotonic() + timeout
-        while not self._bucket_answers():
-            code = self._child.exit_code()
-            if code is not None:
-                self.stop()
-                raise LocalS3Error(
-                    f"weed mini exited with code {code} before it was ready{self._child.log_hint()}"
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise LocalS3Error(f"weed mini did not answer on {self.endpoint} within {timeout:g}s")
-            time.sleep(0.1)
+        try:
+            self._child.wait_ready(self._bucket_answers, timeout)
+        except ChildExited as exited:
+            self.stop()
+            raise LocalS3Error(
+                f"weed mini exited with code {exited.code} before it was ready{self._child.log_hint()}"
+            ) from None
+        except TimeoutError:
+            self.stop()
+            raise LocalS3Error(f"weed mini did not answer on {self.endpoint} within {timeout:g}s") from None
         return self
 
     def _bucket_answers(self) -> bool:

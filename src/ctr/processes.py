@@ -5,9 +5,19 @@ import os
 import signal
 import socket
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+
+
+class ChildExited(RuntimeError):
+    """The child exited before it was ready."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"exited with code {code}")
+        self.code = code
 
 
 def stop_with_parent() -> None:
@@ -45,6 +55,18 @@ class ChildProcess:
             start_new_session=True,
             preexec_fn=stop_with_parent,
         )
+
+    def wait_ready(self, ready: Callable[[], bool], timeout: float) -> None:
+        """Poll ``ready`` every 0.1 s until it holds; ChildExited if the process exits first,
+        TimeoutError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            code = self.exit_code()
+            if code is not None:
+                raise ChildExited(code)
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            time.sleep(0.1)
 
     def exit_code(self) -> int | None:
         """None while it runs (or was never started), else its exit code."""
