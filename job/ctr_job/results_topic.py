@@ -8,7 +8,7 @@ covers it, and one that sees a row twice keeps the last by key.
 """
 
 from ctr.settings.models import JobSettings
-from ctr_job.sql import _quote
+from ctr_job.sql import quote
 
 #: Kafka's default transaction.max.timeout.ms: a producer asking for more is refused by the broker.
 TRANSACTION_TIMEOUT_MS = 900_000
@@ -27,11 +27,11 @@ CREATE TEMPORARY TABLE ctr_results_topic (
     PRIMARY KEY (campaign_id, window_start) NOT ENFORCED
 ) WITH (
     'connector' = 'upsert-kafka',
-    'topic' = {_quote(settings.results_topic)},
-    'properties.bootstrap.servers' = {_quote(settings.bootstrap_servers)},
+    'topic' = {quote(settings.results_topic)},
+    'properties.bootstrap.servers' = {quote(settings.bootstrap_servers)},
     'properties.transaction.timeout.ms' = '{TRANSACTION_TIMEOUT_MS}',
     'sink.delivery-guarantee' = 'exactly-once',
-    'sink.transactional-id-prefix' = {_quote(settings.group_id + "-results")},
+    'sink.transactional-id-prefix' = {quote(settings.group_id + "-results")},
     'key.format' = 'json',
     'value.format' = 'json',
     'value.fields-include' = 'ALL'

@@ -31,7 +31,8 @@ class JobSql:
     end_offsets: dict[str, dict[int, int]] | None = None
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
+    """``text`` as a Flink SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -53,7 +54,7 @@ def _bounded(topic: str, sql: JobSql) -> str:
     )
     return (
         ",\n    'scan.bounded.mode' = 'specific-offsets',"
-        f"\n    'scan.bounded.specific-offsets' = {_quote(specific)}"
+        f"\n    'scan.bounded.specific-offsets' = {quote(specific)}"
     )
 
 
@@ -71,9 +72,9 @@ CREATE TEMPORARY TABLE {name} (
     WATERMARK FOR event_time AS event_time - {interval(sql.out_of_orderness_ms)}
 ) WITH (
     'connector' = 'kafka',
-    'topic' = {_quote(topic)},
-    'properties.bootstrap.servers' = {_quote(sql.bootstrap_servers)},
-    'properties.group.id' = {_quote(sql.group_id)},
+    'topic' = {quote(topic)},
+    'properties.bootstrap.servers' = {quote(sql.bootstrap_servers)},
+    'properties.group.id' = {quote(sql.group_id)},
     'properties.auto.offset.reset' = 'earliest',
     'scan.startup.mode' = 'group-offsets',
     'scan.topic-partition-discovery.interval' = '60 s',
@@ -98,8 +99,8 @@ CREATE TEMPORARY TABLE dead_letters (
     reason STRING
 ) WITH (
     'connector' = 'kafka',
-    'topic' = {_quote(sql.dlq_topic)},
-    'properties.bootstrap.servers' = {_quote(sql.bootstrap_servers)},
+    'topic' = {quote(sql.dlq_topic)},
+    'properties.bootstrap.servers' = {quote(sql.bootstrap_servers)},
     'sink.delivery-guarantee' = 'at-least-once',
     'format' = 'json'
 )"""
@@ -126,7 +127,7 @@ CREATE TEMPORARY TABLE ctr_results (
     {BUCKET_PARTITION} STRING
 ) PARTITIONED BY ({DAY_PARTITION}, {BUCKET_PARTITION}) WITH (
     'connector' = 'filesystem',
-    'path' = {_quote(sql.output_path)},
+    'path' = {quote(sql.output_path)},
     'format' = 'csv',
     'csv.disable-quote-character' = 'true',
     'sink.rolling-policy.check-interval' = '1 s'
@@ -137,7 +138,7 @@ def dead_letters_insert(source: str, topic: str) -> str:
     """Send the malformed messages of ``source`` to the dead-letter table."""
     return f"""
 INSERT INTO dead_letters
-SELECT {_quote(topic)}, kafka_partition, kafka_offset, payload, reason
+SELECT {quote(topic)}, kafka_partition, kafka_offset, payload, reason
 FROM {source}
 WHERE reason IS NOT NULL"""
 
@@ -231,7 +232,7 @@ def dead_letters_view_insert(view: str, topic: str) -> str:
     """Send the malformed rows of a converted source ``view`` to the dead-letter table."""
     return f"""
 INSERT INTO dead_letters
-SELECT {_quote(topic)}, kafka_partition, kafka_offset, payload, reason
+SELECT {quote(topic)}, kafka_partition, kafka_offset, payload, reason
 FROM {view}"""
 
 
