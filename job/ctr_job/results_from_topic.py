@@ -9,7 +9,7 @@ from collections.abc import Callable
 from ctr.reference import CtrRow
 from ctr.settings.command_line import add_flags, fail, resolve
 from ctr.settings.models import ResultsTopicSettings
-from ctr_job.topic_rows import TopicRowsError, follow_rows, read_topic_rows
+from ctr_job.topic_rows import TopicRowsError, changes, read_topic_rows
 
 
 def add_topic_flags(parser: argparse.ArgumentParser) -> None:
@@ -47,13 +47,11 @@ def run_from_topic(
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        first = [True]
-
-        def show(rows: list[CtrRow]) -> None:
-            print(batch(rows, first[0]), flush=True)
-            first[0] = False
-
-        follow_rows(settings.bootstrap_servers, settings.results_topic, stop, show)
+        rows_then_changes = changes(
+            settings.bootstrap_servers, settings.results_topic, follow=True, stop=stop
+        )
+        for index, rows in enumerate(rows_then_changes):
+            print(batch(rows, index == 0), flush=True)
         return 0
     except TopicRowsError as err:
         print(f"ctr results: {err}", file=sys.stderr)

@@ -9,7 +9,7 @@ import json
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -104,11 +104,3 @@ def changes(
 def read_topic_rows(bootstrap_servers: str, topic: str) -> list[CtrRow]:
     """Every row on the topic now (the last value of each key), sorted by window, then campaign."""
     return next(changes(bootstrap_servers, topic, follow=False, stop=threading.Event()), [])
-
-
-def follow_rows(
-    bootstrap_servers: str, topic: str, stop: threading.Event, show: Callable[[list[CtrRow]], None]
-) -> None:
-    """Show the rows on the topic, then each new or changed row as it comes, until ``stop`` is set."""
-    for batch in changes(bootstrap_servers, topic, follow=True, stop=stop):
-        show(batch)
