@@ -1,6 +1,5 @@
-"""Broker benchmark: what the durable embedded broker costs against the memory one (delivered
-events/s from one producer), and how long its stop and start take under load (the request gate
-waits for tansu's requests at a stop).
+"""Broker benchmark: the local Apache Kafka broker's start and stop times, the events/s one producer
+delivers to it, and its resident memory under that load (what the demo needs).
 
 Run: python bench/broker.py [--quick]
 """
@@ -11,23 +10,23 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import Figure, arguments, produce_command, report
+from common import Figure, TreeMemory, arguments, produce_command, report
 
-from ctr.broker import EmbeddedBroker
+from ctr.broker import DEFAULT_HEAP, KafkaBroker
 from ctr.topics import TopicNames
 
 TOP_RATE = 1_000_000
 LOAD_RATE = 10_000
 
 
-def fresh_topics(broker: EmbeddedBroker) -> TopicNames:
+def fresh_topics(broker: KafkaBroker) -> TopicNames:
     """Topics of their own on ``broker``."""
     names = TopicNames.with_suffix(f"bench{time.monotonic_ns()}")
     broker.create_topics(names.all())
     return names
 
 
-def delivered_rate(broker: EmbeddedBroker, impressions: int) -> float:
+def delivered_rate(broker: KafkaBroker, impressions: int) -> float:
     """Events (impressions and their clicks) per second from the start of ``ctr produce`` sending
     ``impressions`` as fast as it can to its exit, every event delivered."""
     command = produce_command(
@@ -44,67 +43,63 @@ def delivered_rate(broker: EmbeddedBroker, impressions: int) -> float:
     return (summary["impressions"] + summary["clicks"]) / elapsed
 
 
-def stops_under_load(broker: EmbeddedBroker, stops: int) -> tuple[list[float], list[float], list[int]]:
-    """Stop and start the durable ``broker`` ``stops`` times while a producer sends 10,000 impressions/s:
-    the seconds each stop and each start took, and the requests each stop waited for."""
+def timed(action) -> float:
+    """Seconds ``action()`` took."""
+    started = time.monotonic()
+    action()
+    return time.monotonic() - started
+
+
+def restarts_under_load(broker: KafkaBroker, restarts: int) -> tuple[list[float], list[float], list[float]]:
+    """Stop (SIGTERM) and start ``broker`` ``restarts`` times, then kill (SIGKILL) and start it as often,
+    while a producer sends 10,000 impressions/s: the seconds of each stop, each start after a stop and
+    each start after a kill."""
     command = produce_command(broker.bootstrap_servers, fresh_topics(broker), rate=LOAD_RATE, seed=2)
     producer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    stop_seconds, start_seconds, waited_for = [], [], []
+    stops, starts, starts_after_kill = [], [], []
     try:
-        for _ in range(stops):
-            time.sleep(3)
-            started = time.monotonic()
-            broker.stop(keep_storage=True)
-            stop_seconds.append(time.monotonic() - started)
-            waited_for.append(broker.last_stop.requests_answered)
-            started = time.monotonic()
-            broker.start()
-            start_seconds.append(time.monotonic() - started)
+        for _ in range(restarts):
+            stops.append(timed(broker.stop))
+            starts.append(timed(broker.start))
+        for _ in range(restarts):
+            broker.kill()
+            starts_after_kill.append(timed(broker.start))
     finally:
         producer.terminate()
         producer.wait(120)
-    return stop_seconds, start_seconds, waited_for
+    return stops, starts, starts_after_kill
 
 
 def main() -> None:
-    parser = arguments(__doc__, "a run of under a minute")
-    parser.add_argument("--impressions", type=int, default=500_000, help="impressions of each rate run")
-    parser.add_argument("--stops", type=int, default=5, help="stops of the durable broker under load")
+    parser = arguments(__doc__, "a run of about two minutes")
+    parser.add_argument("--impressions", type=int, default=500_000, help="impressions of the rate run")
+    parser.add_argument("--restarts", type=int, default=3, help="stops and kills of the broker under load")
     args = parser.parse_args()
     if args.quick:
-        args.impressions, args.stops = 50_000, 2
-    figures = []
-    with EmbeddedBroker() as memory:
-        memory_rate = delivered_rate(memory, args.impressions)
-    figures.append(Figure("memory broker: delivered rate, one producer", memory_rate, "events/s"))
+        args.impressions, args.restarts = 50_000, 1
     with tempfile.TemporaryDirectory(prefix="ctr-bench-broker-") as work:
-        with EmbeddedBroker(data_dir=Path(work) / "broker") as durable:
-            durable_rate = delivered_rate(durable, args.impressions)
-            stop_seconds, start_seconds, waited_for = stops_under_load(durable, args.stops)
-    figures.append(
+        broker = KafkaBroker(Path(work) / "broker")
+        first_start = timed(broker.start)
+        try:
+            assert broker.pid is not None
+            with TreeMemory(broker.pid) as memory:
+                rate = delivered_rate(broker, args.impressions)
+            stops, starts, starts_after_kill = restarts_under_load(broker, args.restarts)
+        finally:
+            broker.stop()
+    figures = [
+        Figure("first start (format, start, accepts topics)", first_start, "s"),
+        Figure("delivered rate, one producer", rate, "events/s", note=f"{args.impressions:,} impressions"),
         Figure(
-            "durable broker: delivered rate, one producer",
-            durable_rate,
-            "events/s",
-            note=f"{durable_rate / memory_rate:.2f}× the memory broker; tansu on weed mini, behind the gate",
-        )
-    )
-    figures.append(
-        Figure(
-            f"durable broker: longest stop at {LOAD_RATE:,} impressions/s",
-            max(stop_seconds),
-            "s",
-            note=f"{args.stops} stops; waited for {'/'.join(map(str, waited_for))} requests",
-        )
-    )
-    figures.append(
-        Figure(
-            "durable broker: longest start after a stop",
-            max(start_seconds),
-            "s",
-            note="until it answers metadata; the S3 server keeps running",
-        )
-    )
+            "broker resident memory while it takes that rate",
+            memory.peak_mib,
+            "MiB",
+            note=f"peak; heap {DEFAULT_HEAP}",
+        ),
+        Figure(f"longest stop (SIGTERM) at {LOAD_RATE:,} impressions/s", max(stops), "s"),
+        Figure("longest start after a stop", max(starts), "s", note="until it accepts topics"),
+        Figure("longest start after a kill (SIGKILL)", max(starts_after_kill), "s", note="log recovery"),
+    ]
     report("bench/broker", figures, args.quick)
 
 

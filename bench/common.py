@@ -1,7 +1,8 @@
-"""What the benchmarks share: the ctr commands they start, the machine's description, process-tree memory,
-and the figures file."""
+"""What the benchmarks share: the local broker, the ctr commands they start, the machine's description,
+process-tree memory, and the figures file."""
 
 import argparse
+import contextlib
 import datetime
 import math
 import os
@@ -11,15 +12,17 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
 import psutil
 
+from ctr.broker import KafkaBroker
 from ctr.settings.command_line import flags
 from ctr.topics import TopicNames
 
@@ -36,6 +39,13 @@ def arguments(description: str, quick_run: str) -> argparse.ArgumentParser:
         "--quick", action="store_true", help=f"{quick_run}; figures are printed, not recorded"
     )
     return parser
+
+
+@contextlib.contextmanager
+def local_broker() -> Iterator[KafkaBroker]:
+    """A local Kafka broker in a temporary directory of its own, for one benchmark run."""
+    with tempfile.TemporaryDirectory(prefix="ctr-bench-broker-") as work, KafkaBroker(Path(work)) as broker:
+        yield broker
 
 
 def produce_command(bootstrap_servers: str, names: TopicNames, **settings: object) -> list[str]:

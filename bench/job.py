@@ -27,6 +27,7 @@ from common import (
     arguments,
     early_and_late,
     job_command,
+    local_broker,
     percentile,
     produce_command,
     profile_breakdown,
@@ -34,7 +35,7 @@ from common import (
 )
 from confluent_kafka import Producer
 
-from ctr.broker import EmbeddedBroker
+from ctr.broker import KafkaBroker
 from ctr.campaigns import parse_campaigns
 from ctr.events import encode, message_key
 from ctr.reference import reference_ctr
@@ -124,7 +125,7 @@ BACKFILL_CHECKPOINT_INTERVAL = 1.0
 
 
 def preload(
-    broker: EmbeddedBroker, names: TopicNames, impressions: int, campaigns: int
+    broker: KafkaBroker, names: TopicNames, impressions: int, campaigns: int
 ) -> tuple[list, list, list[dict]]:
     """Put seeded traffic on the topics, each in event-time order as the live producer sends it.
 
@@ -196,7 +197,7 @@ class Throughput:
 
 
 def run_plan(
-    plan: Plan, names: TopicNames, broker: EmbeddedBroker, end_offsets: dict, work: Path, profile: Path | None
+    plan: Plan, names: TopicNames, broker: KafkaBroker, end_offsets: dict, work: Path, profile: Path | None
 ) -> PlanRun:
     """Run one plan to the end of the bounded input in its own process (with a JFR recording into
     ``profile`` if given)."""
@@ -321,7 +322,7 @@ def first_split_added(log_dir: Path) -> float:
 
 
 def throughput(
-    broker: EmbeddedBroker,
+    broker: KafkaBroker,
     impressions: int,
     campaigns: int,
     plans: tuple[Plan, ...],
@@ -384,7 +385,7 @@ def throughput(
 
 
 def freshness(
-    broker: EmbeddedBroker, seconds: float, rate: int, **job_settings: object
+    broker: KafkaBroker, seconds: float, rate: int, **job_settings: object
 ) -> tuple[list[float], list[int]]:
     """Live run: delays (s) from each window's end to its rows' commit, and checkpoint sizes over time."""
     names = TopicNames.with_suffix(f"jf{time.monotonic_ns()}")
@@ -564,7 +565,7 @@ def main() -> None:
     if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)
     figures = []
-    with EmbeddedBroker() as broker:
+    with local_broker() as broker:
         measured = throughput(
             broker, args.impressions, 10, plans, check=True, profile_dir=profile_dir, rounds=args.rounds
         )

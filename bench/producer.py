@@ -11,17 +11,17 @@ import time
 from collections import Counter
 
 import psutil
-from common import Figure, arguments, produce_command, report
+from common import Figure, arguments, local_broker, produce_command, report
 from confluent_kafka import Consumer, TopicPartition
 
-from ctr.broker import EmbeddedBroker
+from ctr.broker import KafkaBroker
 from ctr.topics import TopicNames
 
 TOP_RATE = 1_000_000
 
 
 def produce(
-    broker: EmbeddedBroker, names: TopicNames, one_core: bool = False, **settings: object
+    broker: KafkaBroker, names: TopicNames, one_core: bool = False, **settings: object
 ) -> tuple[dict, float, float]:
     """Run ``ctr produce`` with ``settings`` to completion; return its summary, steady CPU use (share of a
     core) and peak RSS (MiB).
@@ -52,7 +52,7 @@ def produce(
     return summary, cpu_share, peak / 2**20
 
 
-def send_times(broker: EmbeddedBroker, topic: str, count: int) -> list[float]:
+def send_times(broker: KafkaBroker, topic: str, count: int) -> list[float]:
     """The producer-side timestamps (CreateTime, seconds) of the first ``count`` messages of ``topic``."""
     consumer = Consumer(
         {"bootstrap.servers": broker.bootstrap_servers, "group.id": "bench", "enable.auto.commit": False}
@@ -89,7 +89,7 @@ def main() -> None:
         args.duration, args.accuracy_seconds, args.rates = 5.0, 6.0, "100,1000"
     window = 10.0 if not args.quick else 2.0
     figures = []
-    with EmbeddedBroker() as broker:
+    with local_broker() as broker:
 
         def fresh() -> TopicNames:
             names = TopicNames.with_suffix(f"bench{time.monotonic_ns()}")

@@ -20,13 +20,14 @@ from common import (
     arguments,
     early_and_late,
     job_command,
+    local_broker,
     produce_command,
     report,
     trend_per_minute,
 )
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from ctr.broker import EmbeddedBroker
+from ctr.broker import KafkaBroker
 from ctr.durations import parse_duration
 from ctr.events import Click, Impression, decode_click, decode_impression, encode, message_key
 from ctr.reference import reference_ctr
@@ -35,7 +36,7 @@ from ctr.topics import TopicNames
 from ctr_job.results import read_results
 
 
-def read_back(broker: EmbeddedBroker, topic: str, count: int, decode) -> list:
+def read_back(broker: KafkaBroker, topic: str, count: int, decode) -> list:
     """Every message of ``topic`` (``count`` expected), decoded."""
     consumer = Consumer(
         {"bootstrap.servers": broker.bootstrap_servers, "group.id": "soak", "enable.auto.commit": False}
@@ -54,7 +55,7 @@ def read_back(broker: EmbeddedBroker, topic: str, count: int, decode) -> list:
     return events
 
 
-def close_all_windows(broker: EmbeddedBroker, names: TopicNames) -> None:
+def close_all_windows(broker: KafkaBroker, names: TopicNames) -> None:
     """One far-future event per partition so that every real window closes."""
     producer = Producer({"bootstrap.servers": broker.bootstrap_servers})
     future = int(time.time() * 1000) + 3_600_000
@@ -86,7 +87,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp())
     config = work / "live.json"
     config.write_text(json.dumps({"rate": args.rate}))
-    with EmbeddedBroker() as broker:
+    with local_broker() as broker:
         names = TopicNames.with_suffix("soak")
         broker.create_topics(names.all())
         producer = subprocess.Popen(

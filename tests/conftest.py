@@ -1,4 +1,4 @@
-"""Fixtures: one real tansu broker per session, fresh topics per test; the run's figures at its end."""
+"""Fixtures: one real Kafka broker per session, fresh topics per test; the run's figures at its end."""
 
 from collections.abc import Callable
 
@@ -6,19 +6,19 @@ import pytest
 from published_run import published_run  # noqa: F401  (a session fixture of two test modules)
 from support import FIGURES, fresh_topics
 
-from ctr.broker import EmbeddedBroker
+from ctr.broker import KafkaBroker
 from ctr.topics import TopicNames
 
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory):
-    """A tansu broker on a free 127.0.0.1 port for the whole session."""
-    with EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "tansu.log") as running:
+    """Apache Kafka on a free 127.0.0.1 port for the whole session."""
+    with KafkaBroker(tmp_path_factory.mktemp("broker")) as running:
         yield running
 
 
 @pytest.fixture
-def new_topics(broker: EmbeddedBroker) -> Callable[[], TopicNames]:
+def new_topics(broker: KafkaBroker) -> Callable[[], TopicNames]:
     """Make fresh topics on the session broker, each call a new set."""
 
     return lambda: fresh_topics(broker)

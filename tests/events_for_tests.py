@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from ctr.broker import EmbeddedBroker
+from ctr.broker import KafkaBroker
 from ctr.events import Click, Impression, encode, message_key
 from ctr.topics import TopicNames
 
@@ -107,12 +107,12 @@ def hard_cases(seed: int, count: int = 400, span_ms: int = 4 * WINDOW_MS) -> Eve
     return events
 
 
-def _partitions(broker: EmbeddedBroker, topic: str) -> list[int]:
+def _partitions(broker: KafkaBroker, topic: str) -> list[int]:
     metadata = AdminClient({"bootstrap.servers": broker.bootstrap_servers}).list_topics(topic, timeout=10)
     return sorted(metadata.topics[topic].partitions)
 
 
-def produce(broker: EmbeddedBroker, topics: TopicNames, events: EventSet, malformed: bool = False) -> None:
+def produce(broker: KafkaBroker, topics: TopicNames, events: EventSet, malformed: bool = False) -> None:
     """Send ``events`` in their order (and, if asked, the malformed messages) and wait for delivery."""
     producer = Producer(
         {"bootstrap.servers": broker.bootstrap_servers, "enable.idempotence": True, "acks": "all"}
@@ -136,7 +136,7 @@ def malformed_count() -> int:
     return len(MALFORMED_IMPRESSIONS) + len(MALFORMED_CLICKS) + 1
 
 
-def produce_sentinels(broker: EmbeddedBroker, topics: TopicNames, events: EventSet) -> None:
+def produce_sentinels(broker: KafkaBroker, topics: TopicNames, events: EventSet) -> None:
     """One far-future event in every partition of both topics, so that every real window closes."""
     future = max(ts for ts, _ in events.impressions + events.clicks) + 3_600_000
     producer = Producer(

@@ -11,7 +11,7 @@ from events_for_tests import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, prod
 from support import CollectedOutput, fresh_topics, run_ctr, start_ctr, wait_for
 from test_job import job_args, stop_job, wait_for_results
 
-from ctr.broker import EmbeddedBroker, free_port
+from ctr.broker import KafkaBroker, free_port
 from ctr.reference import reference_ctr
 
 
@@ -21,7 +21,7 @@ def scrape(port: int) -> str:
         return response.read().decode()
 
 
-def messages_on(broker: EmbeddedBroker, topic: str) -> int:
+def messages_on(broker: KafkaBroker, topic: str) -> int:
     """How many messages ``topic`` holds (the sum of its partitions' end offsets)."""
     consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": f"count-{topic}"})
     try:
@@ -33,7 +33,7 @@ def messages_on(broker: EmbeddedBroker, topic: str) -> int:
         consumer.close()
 
 
-def results_from_topic(broker: EmbeddedBroker, topic: str, *extra: str) -> subprocess.CompletedProcess:
+def results_from_topic(broker: KafkaBroker, topic: str, *extra: str) -> subprocess.CompletedProcess:
     """``ctr results --topic --format json`` on ``topic``."""
     return run_ctr(
         "results",

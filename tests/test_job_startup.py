@@ -8,7 +8,7 @@ from events_for_tests import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, prod
 from support import CollectedOutput, start_ctr, wait_for
 from test_job import comparable, job_args, stop_job, wait_for_results
 
-from ctr.broker import EmbeddedBroker, free_port
+from ctr.broker import KafkaBroker, free_port
 from ctr.reference import reference_ctr
 from ctr.topics import TopicNames
 
@@ -21,7 +21,7 @@ def test_a_job_started_before_kafka_waits_then_counts_exactly(tmp_path):
     port = free_port()
     topics = TopicNames.with_suffix(uuid.uuid4().hex[:8])
     job = CollectedOutput(start_ctr(*job_args(f"127.0.0.1:{port}", topics, tmp_path, "--kafka-wait", "3m")))
-    broker = EmbeddedBroker(port=port, log_path=tmp_path / "tansu.log")
+    broker = KafkaBroker(tmp_path / "broker", port=port)
     try:
         line = job.wait_for_stderr(
             lambda text: "waiting for Kafka" in text, 60, "the job to say what it waits for"

@@ -1,4 +1,4 @@
-"""``ctr demo``: the whole pipeline on one machine (embedded broker, producer, job), live CTR table."""
+"""``ctr demo``: the whole pipeline on one machine (Apache Kafka, producer, job), live CTR table."""
 
 import argparse
 import json
@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ctr.broker import BrokerError, EmbeddedBroker
+from ctr.broker import BrokerError, KafkaBroker
 from ctr.reference import format_time
 from ctr.settings.command_line import add_command, env_var, environment, resolve
 from ctr.settings.models import DemoSettings, JobSettings, ProducerSettings
@@ -33,8 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "demo",
         "run broker, producer and job on this machine and show the CTR as windows close",
-        "Start an embedded broker, the producer and the CTR job; print each committed window until Ctrl-C "
-        "or --duration.",
+        "Start a local Apache Kafka broker, the producer and the CTR job; print each committed window "
+        "until Ctrl-C or --duration.",
         DemoSettings,
         run,
     )
@@ -97,7 +97,10 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     config = resolve(parser, args, DemoSettings)
     data_dir = Path(config.data_dir)
     results, checkpoints, logs = data_dir / "results", data_dir / "checkpoints", data_dir / "logs"
-    for path in (results, checkpoints, logs):
+    # The broker starts empty too: a job from empty checkpoints would resume at the group offsets of
+    # an earlier run's topics and count part of a window.
+    broker_dir = data_dir / "broker"
+    for path in (results, checkpoints, logs, broker_dir):
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
     stop = threading.Event()
@@ -105,8 +108,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     true_ctr = {c.name: c.true_ctr for c in config.campaigns if c.true_ctr is not None}
     try:
-        kept = None if config.broker_data_dir is None else Path(config.broker_data_dir)
-        broker = EmbeddedBroker(log_path=logs / "tansu.log", data_dir=kept).start()
+        broker = KafkaBroker(broker_dir, heap=config.broker_heap, log_path=logs / "broker.log").start()
     except BrokerError as err:
         print(f"ctr demo: {err}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""``ctr broker``: run the embedded broker in the foreground with ctr's topics."""
+"""``ctr broker``: run the local Kafka broker in the foreground with ctr's topics."""
 
 import argparse
 import signal
@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from ctr import topics
-from ctr.broker import BrokerError, EmbeddedBroker
+from ctr.broker import KAFKA_VERSION, BrokerError, KafkaBroker
 from ctr.settings.command_line import add_command, env_var, resolve
 from ctr.settings.models import BrokerSettings
 
@@ -16,8 +16,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_command(
         subparsers,
         "broker",
-        "run an embedded Kafka-protocol broker (tansu) with ctr's topics",
-        "Start tansu on 127.0.0.1, create the topics, print the bootstrap address, stop on Ctrl-C.",
+        f"run Apache Kafka {KAFKA_VERSION} on 127.0.0.1 with ctr's topics",
+        f"Start Apache Kafka {KAFKA_VERSION} (one KRaft node, its topics kept in --broker-data-dir), "
+        "create the topics, print the bootstrap address, stop on Ctrl-C.",
         BrokerSettings,
         run,
     )
@@ -30,20 +31,15 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     names = topics.TopicNames().all()
-    data_dir = None if config.broker_data_dir is None else Path(config.broker_data_dir)
-    broker = EmbeddedBroker(
-        port=config.broker_port,
-        storage=config.broker_storage,
-        data_dir=data_dir,
-        log_path=None if data_dir is None else data_dir / "tansu.log",
-    )
-    kept = f"kept in {data_dir}" if data_dir else f"storage {broker.storage}"
+    data_dir = Path(config.broker_data_dir)
+    broker = KafkaBroker(data_dir, port=config.broker_port, heap=config.broker_heap)
+    print(f"ctr broker: starting Apache Kafka {KAFKA_VERSION} in {data_dir}", flush=True)
     try:
         broker.start()
         broker.create_topics(names, config.partitions)
         print(
             f"ctr broker: {broker.bootstrap_servers} (topics {', '.join(names)}, "
-            f"{config.partitions} partitions, {kept}); Ctrl-C stops it",
+            f"{config.partitions} partitions, kept in {data_dir}, log {broker.log_path}); Ctrl-C stops it",
             flush=True,
         )
         print(f"export {env_var('bootstrap_servers')}={broker.bootstrap_servers}", flush=True)

@@ -1,4 +1,4 @@
-"""Child processes that ctr starts on 127.0.0.1 (the broker, its storage) and stops again."""
+"""Child processes that ctr starts on 127.0.0.1 (the broker) and stops again."""
 
 import ctypes
 import os
@@ -80,6 +80,13 @@ class ChildProcess:
     def log_hint(self) -> str:
         """Where to look for its output, as the end of an error message."""
         return f"; see {self.log_path}" if self.log_path else ""
+
+    def kill(self) -> None:
+        """Kill it with SIGKILL at once, as a crash would; safe to call twice."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.stop()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop it with SIGTERM (SIGKILL after ``timeout``); safe to call twice."""

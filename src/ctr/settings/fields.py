@@ -92,20 +92,26 @@ ProgressInterval = Annotated[
     Duration, Field(5.0, gt=0, description="how often to print a progress line to stderr")
 ]
 
-# The embedded broker
+# The local broker (Apache Kafka on 127.0.0.1)
+DEFAULT_BROKER_HEAP = "512m"
 BrokerPort = Annotated[
     Port | None,
-    Field(None, description="port of the embedded broker on 127.0.0.1 (a free one when unset)"),
-]
-BrokerStorage = Annotated[
-    Text, Field("memory://tansu/", description="tansu storage engine URL (memory://tansu/ or s3://...)")
+    Field(None, description="port of the local Kafka broker on 127.0.0.1 (a free one when unset)"),
 ]
 BrokerDataDir = Annotated[
-    Text | None,
+    Text,
     Field(
-        None,
-        description="keep the broker's topics across restarts in this directory (a local S3 server, "
-        "weed mini, started by ctr); unset: in memory",
+        "ctr-data/broker",
+        description="the local Kafka broker's directory: its log directory (the topics, kept across "
+        "restarts), configuration and log",
+    ),
+]
+BrokerHeap = Annotated[
+    str,
+    Field(
+        DEFAULT_BROKER_HEAP,
+        pattern=r"^[1-9][0-9]*[mg]$",
+        description="maximum heap of the local Kafka broker's JVM (-Xmx), e.g. 256m, 512m, 1g",
     ),
 ]
 
@@ -237,6 +243,8 @@ ProducerImage = Annotated[
 DataDir = Annotated[
     Text,
     Field(
-        "ctr-data/demo", description="where the demo keeps results, checkpoints and logs (cleared at start)"
+        "ctr-data/demo",
+        description="where the demo keeps its broker's topics, results, checkpoints and logs "
+        "(cleared at start)",
     ),
 ]

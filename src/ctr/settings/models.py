@@ -114,18 +114,9 @@ class BrokerSettings(Settings):
     """``ctr broker``."""
 
     broker_port: f.BrokerPort
-    broker_storage: f.BrokerStorage
     partitions: f.Partitions
     broker_data_dir: f.BrokerDataDir
-
-    @model_validator(mode="after")
-    def _one_storage(self) -> "BrokerSettings":
-        if (
-            self.broker_data_dir is not None
-            and self.broker_storage != BrokerSettings.model_fields["broker_storage"].default
-        ):
-            raise ValueError("--broker-data-dir and --broker-storage exclude each other")
-        return self
+    broker_heap: f.BrokerHeap
 
 
 class JobSettings(KafkaSettings):
@@ -200,4 +191,4 @@ class DemoSettings(Settings):
     parallelism: f.Parallelism
     publish_results: f.PublishResults
     jvm_heap: f.JvmHeap
-    broker_data_dir: f.BrokerDataDir
+    broker_heap: f.BrokerHeap

@@ -1,0 +1,29 @@
+"""Topics on a Kafka cluster, created with the admin API."""
+
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from ctr import topics
+from ctr.broker.errors import BrokerError
+
+
+def create_topics(
+    bootstrap_servers: str,
+    names: Iterable[str],
+    partitions: int = topics.DEFAULT_PARTITIONS,
+    timeout: float = 30.0,
+) -> None:
+    """Create each topic in ``names`` with ``partitions`` partitions; existing ones are kept."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    futures = admin.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names],
+        request_timeout=timeout,
+    )
+    for name, future in futures.items():
+        try:
+            future.result(timeout)
+        except KafkaException as err:
+            if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise BrokerError(f"could not create topic {name}: {err.args[0].str()}") from None
