@@ -37,7 +37,7 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed ## create .venv with ctr and everything the tests need
 
-demo: setup ## run the producer and the CTR job on this machine against an embedded broker (DEMO_ARGS="--duration 2m")
+demo: setup ## run the producer and the CTR job on this machine against a local Apache Kafka (DEMO_ARGS="--duration 2m")
 	$(BIN)/ctr demo $(DEMO_ARGS)
 
 test: setup ## run the whole test suite, slow tests included
@@ -46,7 +46,7 @@ test: setup ## run the whole test suite, slow tests included
 test-fast: setup ## run the tests not marked slow
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-broker: setup ## run the embedded broker in the foreground (Ctrl-C stops it)
+broker: setup ## run the local Apache Kafka broker in the foreground (Ctrl-C stops it)
 	$(BIN)/ctr broker
 
 bench: setup ## run the benchmarks (producer, job, soak, broker: about 45 minutes) and record the figures in docs/benchmarks.md
