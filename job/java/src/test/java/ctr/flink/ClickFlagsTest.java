@@ -1,6 +1,7 @@
 package ctr.flink;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -158,6 +159,16 @@ class ClickFlagsTest {
     }
 
     @Test
+    void lateClickForAnImpressionStillHeldCounts() throws Exception {
+        Flags harness = opened();
+        harness.impression("i", "c", 1_000);
+        harness.watermark(5_000);
+        harness.click("i", 4_000);
+        harness.watermark(Long.MAX_VALUE);
+        assertEquals(List.of(flag("c", 1_000, true)), harness.extractOutputValues());
+    }
+
+    @Test
     void outputWatermarkIsHeldBackByTheJoinBound() throws Exception {
         Flags harness = opened();
         harness.impression("i", "c", 1_000);
@@ -258,6 +269,7 @@ class ClickFlagsTest {
                             snapshot, MAX_PARALLELISM, 1, 2, subtask));
             after.open();
             afterRestore(after, 2, subtask);
+            assertFalse(after.extractOutputValues().isEmpty(), "each subtask holds some of the ids");
             restored.addAll(after.extractOutputValues());
             assertEquals(0, after.numKeyedStateEntries());
         }
