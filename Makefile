@@ -22,26 +22,43 @@ FLINK_OPERATOR_REPO := https://archive.apache.org/dist/flink/flink-kubernetes-op
 WAIT ?= 10m
 
 need = @command -v $(1) >/dev/null 2>&1 || { echo "$(1) is missing: $(2)"; exit 1; }
+NEED_MAVEN = $(call need,mvn,Maven builds the job's Java module (Debian/Ubuntu: apt-get install maven))
 
-.PHONY: help setup demo test test-fast bench broker generate helm-docs clean kind-up kind-down images deploy undeploy results lint format
+# The job's Java module: ctr's classes and the connector jars it copies into target/lib.
+JAVA_MODULE := job/java
+JAVA_JAR := $(JAVA_MODULE)/target/ctr-flink.jar
+JAVA_INPUTS := $(JAVA_MODULE)/pom.xml $(JAVA_MODULE)/jars.sha256 $(JAVA_MODULE)/VerifyJars.java \
+	$(shell find $(JAVA_MODULE)/src -type f)
+
+.PHONY: help setup demo test test-java test-fast bench broker generate helm-docs clean kind-up kind-down images deploy undeploy results lint format
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
 $(BIN)/.installed: pyproject.toml
-	@command -v javac >/dev/null || { echo "a JDK 17 is missing (the job compiles its event format): apt-get install -y openjdk-17-jdk-headless"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-setup: $(BIN)/.installed ## create .venv with ctr and everything the tests need
+# Built (and its JUnit tests run) once, again when the pom, the pinned checksums or a source changes.
+$(JAVA_JAR): $(JAVA_INPUTS)
+	$(NEED_MAVEN)
+	@command -v javac >/dev/null || { echo "a JDK 17 is missing (Maven compiles the job's Java module with it): apt-get install -y openjdk-17-jdk-headless"; exit 1; }
+	mvn -q -B -f $(JAVA_MODULE) package
+	touch $@
+
+setup: $(BIN)/.installed $(JAVA_JAR) ## create .venv with ctr and everything the tests need; build the job's Java module
 
 demo: setup ## run the producer and the CTR job on this machine against a local Apache Kafka (DEMO_ARGS="--duration 2m")
 	$(BIN)/ctr demo $(DEMO_ARGS)
 
-test: setup ## run the whole test suite, slow tests included
+test: setup test-java ## run the whole test suite: the Java module's JUnit tests, then pytest, slow tests included
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-java: ## run the Java module's JUnit tests (Flink's operator test harnesses)
+	$(NEED_MAVEN)
+	mvn -B -ntp -f $(JAVA_MODULE) test
 
 test-fast: setup ## run the tests not marked slow
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)

@@ -1,15 +1,13 @@
 """The Dockerfiles: lint clean, the job image's build stages as the local path does them."""
 
 import re
-import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
-from ctr_job.jars import JARS
+from ctr_job.jars import CHECKSUMS, JAR, built_jars, jars_dir, pinned
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILES = [ROOT / part / "Dockerfile" for part in ("job", "producer", "operator")]
@@ -32,11 +30,32 @@ def test_hadolint_finds_nothing(dockerfile):
             assert lines[n - 1].startswith("#") and "hadolint" not in lines[n - 1], f"no reason for {line}"
 
 
-def test_the_connector_jars_are_the_ones_the_local_path_pins():
-    pinned = set(re.findall(r"--checksum=sha256:([0-9a-f]{64})", JOB))
-    assert pinned == set(JARS.values())
-    assert "repo1.maven.org/maven2/org/apache/flink/flink-connector-kafka/4.0.1-2.0/" in JOB
-    assert "repo1.maven.org/maven2/org/apache/kafka/kafka-clients/3.9.1/" in JOB
+def _java_stage() -> str:
+    return next(stage for stage in _stages(JOB) if stage.startswith("maven:") and " AS java\n" in stage)
+
+
+def test_the_image_checks_its_jars_against_the_list_the_local_path_checks():
+    """The java stage builds job/java and checks target/lib with job/java/jars.sha256: ctr_job.jars' list."""
+    stage = _java_stage()
+    assert "COPY job/java /src\n" in stage and "RUN mvn -B -ntp package\n" in stage
+    assert CHECKSUMS == ROOT / "job" / "java" / "jars.sha256"
+    assert "WORKDIR /src/target/lib\nRUN sha256sum --check --strict /src/jars.sha256" in stage
+    assert "ADD " not in JOB, "the jars come from the Maven build only"
+
+
+def test_the_image_s_check_passes_on_the_jars_built_here():
+    """The java stage's check, run on this machine's job/java/target/lib, accepts the jars ctr_job loads."""
+    stage = _java_stage()
+    check = re.search(r"^RUN (sha256sum .*)$", stage, re.M).group(1).replace("/src/", f"{CHECKSUMS.parent}/")
+    result = subprocess.run(check.split(), cwd=jars_dir() / "lib", capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {path.name for path in (jars_dir() / "lib").glob("*.jar")} == set(pinned())
+    assert built_jars()[-1] == jars_dir() / JAR
+
+
+def test_the_final_image_has_the_built_jars_on_flink_s_classpath():
+    final = _stages(JOB)[-1]
+    assert f"COPY --from=java /src/target/{JAR} /src/target/lib/*.jar /opt/flink/lib/" in final
 
 
 def test_pyflink_is_built_in_a_stage_with_a_compiler_and_the_final_image_has_none():
@@ -47,26 +66,3 @@ def test_pyflink_is_built_in_a_stage_with_a_compiler_and_the_final_image_has_non
     assert "build-essential" in builder and "python3-dev" in builder and "apache-flink==" in builder
     assert "build-essential" not in final and "COPY --from=python /opt/venv /opt/venv" in final
     assert re.search(r"^USER 9999$", final, re.M), "the final image runs as flink"
-
-
-def test_job_image_compiles_the_event_format_into_flink_lib(tmp_path):
-    """The Dockerfile's event-format stage, run here on PyFlink's jars, builds a jar Flink can discover."""
-    import pyflink
-
-    stage = JOB.split("AS event-format", 1)[1].split("\nFROM ", 1)[0]
-    assert "WORKDIR /src" in stage
-    build = re.search(r"^RUN (.*?)(?<!\\)$", stage, re.M | re.S).group(1).replace("\\\n", " ")
-    shutil.copytree(ROOT / "job" / "ctr_job" / "java", tmp_path / "src")
-    here = {
-        "/opt/flink/lib": Path(pyflink.__file__).parent / "lib",
-        "/src": tmp_path / "src",
-        "/classes": tmp_path / "classes",
-        "/ctr-event-format.jar": tmp_path / "format.jar",
-        "/tmp/sources": tmp_path / "sources",
-    }
-    build = re.sub("|".join(map(re.escape, here)), lambda found: str(here[found.group(0)]), build)
-    subprocess.run(["bash", "-euo", "pipefail", "-c", build], check=True, cwd=tmp_path / "src")
-    with zipfile.ZipFile(tmp_path / "format.jar") as jar:
-        service = jar.read("META-INF/services/org.apache.flink.table.factories.Factory").decode().split()
-        assert [name.replace(".", "/") + ".class" for name in service][0] in jar.namelist()
-    assert "COPY --from=event-format /ctr-event-format.jar /opt/flink/lib/" in JOB

@@ -3,6 +3,7 @@
 import json
 import random
 import resource
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from ctr.events import Click, Impression
 from ctr.reference import CtrRow, reference_ctr
 from ctr.topics import TopicNames
 from ctr_job.checkpoints import latest_checkpoint
+from ctr_job.jars import NOT_BUILT, jars_dir, pinned
 from ctr_job.results import read_results
 
 RESULT_TIMEOUT = 240
@@ -232,6 +234,21 @@ def test_bad_paths_fail_fast(broker, topics, tmp_path, extra, message):
     result = run_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path), *extra, timeout=60)
     assert result.returncode == 1
     assert message in result.stderr
+
+
+def test_unbuilt_or_tampered_java_module_fails_fast_in_one_line(tmp_path):
+    """The jars are checked before Kafka: none built says how to build them; a changed jar is named."""
+    unreachable = job_args(f"127.0.0.1:{free_port()}", TopicNames(), tmp_path)
+    result = run_ctr(*unreachable, env={"CTR_JOB_JARS_DIR": str(tmp_path / "empty")})
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"ctr job: {NOT_BUILT}"
+    shutil.copytree(jars_dir(), tmp_path / "built")
+    tampered = next(iter(pinned()))
+    with (tmp_path / "built" / "lib" / tampered).open("ab") as jar:
+        jar.write(b"\0")
+    result = run_ctr(*unreachable, env={"CTR_JOB_JARS_DIR": str(tmp_path / "built")})
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert f"{tampered} has SHA-256" in result.stderr and "pins" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,7 @@ from ctr.settings.command_line import add_command, add_flags, resolve
 from ctr.settings.models import JobSettings
 from ctr_job.campaign_gauge import with_campaign_gauge
 from ctr_job.checkpoints import latest_checkpoint
-from ctr_job.event_format import event_format_jar
-from ctr_job.jars import JarError, connector_jars
+from ctr_job.jars import JarError, built_jars
 from ctr_job.plan import build_plan
 from ctr_job.preflight import PreflightError, check_checkpoint, check_writable_dir, wait_for_topics
 from ctr_job.results_topic import with_results_topic
@@ -64,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def job_jars(choice: str) -> list[Path]:
     """The jars the job adds to Flink for a ``--job-jars`` choice (none for 'classpath')."""
     if choice == "auto":
-        return [*connector_jars(), event_format_jar()]
+        return built_jars()
     if choice == "classpath":
         return []
     paths = [Path(item) for item in choice.split(",")]

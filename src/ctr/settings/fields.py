@@ -189,11 +189,9 @@ JobJars = Annotated[
     Field(
         "auto",
         description=(
-            "jars the job adds to Flink: 'auto' (the Kafka connector and kafka-clients fetched once "
-            "from PyPI, "
-            "ctr's Java classes compiled once with javac), 'classpath' (all on Flink's classpath already, "
-            "as in the job image), "
-            "or paths a.jar,b.jar,c.jar"
+            "jars the job adds to Flink: 'auto' (ctr's Java classes, the Kafka connector and "
+            "kafka-clients, as make setup builds them in job/java/target), 'classpath' (all on "
+            "Flink's classpath already, as in the job image), or paths a.jar,b.jar,c.jar"
         ),
     ),
 ]
