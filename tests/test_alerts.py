@@ -102,6 +102,12 @@ def test_the_chart_ships_the_alerts_behind_a_switch_with_labels(helm, chart):
     }
 
 
+def test_the_readme_explains_every_alert(helm, chart):
+    kubernetes = (ROOT / "README.md").read_text().split("## Kubernetes", 1)[1]
+    explained = set(re.findall(r"^  \| `(Ctr\w+)` \|", kubernetes, re.MULTILINE))
+    assert explained == alert_names(alerting_rules(helm, chart))
+
+
 def test_the_stall_windows_follow_the_job_s_checkpoint_interval_and_window(helm, chart):
     def ranges(*values: str) -> dict[str, str]:
         rules = alerting_rules(helm, chart, *rule_values(*values))["groups"][0]["rules"]
