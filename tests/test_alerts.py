@@ -10,7 +10,6 @@ floor for it), and any other variable fails the test until it gets a value here.
 """
 
 import asyncio
-import json
 import re
 import shutil
 import signal
@@ -23,12 +22,11 @@ from events_for_tests import EventSet, produce
 from helm_tool import NAMESPACE, render
 from kubernetes_api import create_producer, emulated_cluster
 from prometheus_server import Prometheus, alerting_rules, binary, write_rules
-from support import CollectedOutput, job_args, produce_args, start_ctr, wait_for
+from support import CollectedOutput, dashboard_queries, job_args, produce_args, start_ctr, wait_for
 
 from ctr.broker import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-DASHBOARD = ROOT / "helm" / "dashboards" / "ctr.json"
 UNIT_TESTS = sorted((Path(__file__).parent / "alerts").glob("*.yaml"))
 SCRAPE_INTERVAL = 1
 #: What each variable of the dashboard's queries stands for when a test evaluates them.
@@ -44,16 +42,15 @@ RUN_VALUES = (
 )
 
 
-def dashboard_queries() -> list[str]:
+def evaluated_queries() -> list[str]:
     """Every query of the dashboard, its variables substituted (``DASHBOARD_VARIABLES``)."""
     queries = []
-    for panel in json.loads(DASHBOARD.read_text())["panels"]:
-        for target in panel["targets"]:
-            expr = target["expr"]
-            for variable, value in sorted(DASHBOARD_VARIABLES.items(), key=lambda item: -len(item[0])):
-                expr = expr.replace(variable, value)
-            assert "$" not in expr, f"a dashboard variable without a value here: {target['expr']}"
-            queries.append(expr)
+    for written in dashboard_queries():
+        expr = written
+        for variable, value in sorted(DASHBOARD_VARIABLES.items(), key=lambda item: -len(item[0])):
+            expr = expr.replace(variable, value)
+        assert "$" not in expr, f"a dashboard variable without a value here: {written}"
+        queries.append(expr)
     return queries
 
 
@@ -63,6 +60,7 @@ def rule_values(*values: str) -> list[str]:
 
 
 def alert_names(rules: dict) -> set[str]:
+    """The names of the alerts of a rules file's content."""
     return {rule["alert"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
 
 
@@ -231,7 +229,7 @@ async def test_a_real_prometheus_answers_every_dashboard_query_and_fires_the_dea
                 return prometheus.targets() == dict.fromkeys(ports, "up")
 
             wait_for(all_up, 180, "every scrape target to be up", 1.0)
-            every_query_answers(dashboard_queries())
+            every_query_answers(evaluated_queries())
             assert "CtrDeadLetters" not in prometheus.firing(), "dead letters before any malformed message"
             produce(broker, topics, EventSet(), malformed=True)
             wait_for(lambda: "CtrDeadLetters" in prometheus.firing(), 90, "CtrDeadLetters to fire", 1.0)

@@ -2,7 +2,6 @@
 producer against the broker, the operator against kmock; and the Grafana dashboard's queries, whose
 series must be ones these parts expose."""
 
-import json
 import re
 import signal
 from pathlib import Path
@@ -16,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from published_run import scrape
 from support import (
     CollectedOutput,
+    dashboard_queries,
     produce_args,
     read_topic,
     start_ctr,
@@ -28,7 +28,6 @@ from ctr.broker import free_port
 from ctr.reference import CtrRow
 
 ROOT = Path(__file__).resolve().parent.parent
-DASHBOARD = ROOT / "helm" / "dashboards" / "ctr.json"
 
 #: The series each part exposes and the dashboard may use; each scrape test below finds all of its part's.
 JOB_SERIES = {
@@ -72,12 +71,6 @@ def samples(text: str) -> list[tuple[str, dict[str, str], float]]:
         (sample.name, sample.labels, sample.value)
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-    ]
-
-
-def dashboard_queries() -> list[str]:
-    return [
-        target["expr"] for panel in json.loads(DASHBOARD.read_text())["panels"] for target in panel["targets"]
     ]
 
 
