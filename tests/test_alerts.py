@@ -65,12 +65,11 @@ def alert_names(rules: dict) -> set[str]:
 
 
 def test_promtool_accepts_the_rendered_rules(helm, chart, tmp_path):
-    rules = write_rules(alerting_rules(helm, chart), tmp_path / "rules.yaml")
-    result = subprocess.run(
-        [binary("promtool"), "check", "rules", str(rules)], capture_output=True, text=True
-    )
+    rules = alerting_rules(helm, chart)
+    path = write_rules(rules, tmp_path / "rules.yaml")
+    result = subprocess.run([binary("promtool"), "check", "rules", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 7 rules found" in result.stdout
+    assert f"SUCCESS: {len(alert_names(rules))} rules found" in result.stdout
 
 
 def test_the_chart_ships_the_alerts_behind_a_switch_with_labels(helm, chart):
@@ -107,7 +106,7 @@ def test_the_readme_explains_every_alert(helm, chart):
 
 
 def test_the_stall_windows_follow_the_job_s_checkpoint_interval_and_window(helm, chart):
-    def ranges(*values: str) -> dict[str, str]:
+    def ranges(*values: str) -> dict[str, list[str]]:
         rules = alerting_rules(helm, chart, *rule_values(*values))["groups"][0]["rules"]
         return {rule["alert"]: re.findall(r"\[([^\]]+)\]", rule["expr"]) for rule in rules}
 
