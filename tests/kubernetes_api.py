@@ -1,5 +1,6 @@
 """The tests' access to a Kubernetes API for the operator: kmock emulating one (kmock stores objects
-and serves list/watch/patch but runs no controllers), or a real cluster; Producers created there."""
+and serves list/watch/patch but runs no controllers; tests/test_operator_e2e.py adds a real
+cluster's), and Producers created there."""
 
 import asyncio
 import uuid
@@ -13,6 +14,7 @@ from ctr_operator import crd, desired
 
 #: How long a test waits for the operator to act (``eventually``).
 TIMEOUT = 30.0
+#: The built-in resources the operator uses, as kmock serves them: kind, subresources.
 BUILTIN = {
     "v1/configmaps": ("ConfigMap", set()),
     "v1/serviceaccounts": ("ServiceAccount", set()),
@@ -89,6 +91,7 @@ class EmulatedApi(Api):
 
 
 def emulated_cluster(kmock, tmp_path: Path) -> Api:
+    """kmock serving the Producer CRD and ``BUILTIN``, and a kubeconfig for it in ``tmp_path``."""
     kmock.resources[f"{crd.GROUP}/{crd.VERSION}/{crd.PLURAL}"] = kmock.ResourceInfo(
         kind=crd.KIND, namespaced=True, verbs=VERBS, subresources={"status"}, shortnames={crd.SHORT_NAME}
     )
@@ -130,6 +133,7 @@ async def eventually(check, what: str, timeout: float = TIMEOUT):
 
 
 async def create_producer(api: Api, name: str, **spec) -> None:
+    """Create a Running Producer ``name`` (rate 100, one replica, ``spec`` over that)."""
     metadata: dict[str, Any] = {"name": name, "namespace": api.namespace}
     if api.emulated:
         metadata.update(uid=str(uuid.uuid4()), generation=1)
