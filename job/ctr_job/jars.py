@@ -5,9 +5,10 @@ The runtime jars are checked against job/java/jars.sha256, the one pinned list t
 job image check too.
 """
 
-import hashlib
 import os
 from pathlib import Path
+
+from ctr.checksums import mismatch, read_pins
 
 #: The Maven module (the package is installed editable, so it sits next to it in the repository).
 MODULE = Path(__file__).resolve().parent.parent / "java"
@@ -29,31 +30,17 @@ def pinned() -> dict[str, str]:
     """The runtime jars' names and SHA-256 hashes, as job/java/jars.sha256 pins them."""
     if not CHECKSUMS.is_file():
         raise JarError(f"{CHECKSUMS} is missing: ctr_job must be installed editable from the repository")
-    pins = {}
-    for line in CHECKSUMS.read_text().splitlines():
-        if line.strip():
-            digest, name = line.split(maxsplit=1)
-            pins[name.lstrip("*")] = digest
-    return pins
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return read_pins(CHECKSUMS)
 
 
 def built_jars() -> list[Path]:
     """The runtime jars (checked against their pinned hashes) and ctr's jar, as built by job/java."""
     folder = jars_dir()
-    runtime = {folder / "lib" / name: digest for name, digest in pinned().items()}
-    paths = [*runtime, folder / JAR]
+    pins = pinned()
+    paths = [*(folder / "lib" / name for name in pins), folder / JAR]
     if not all(path.is_file() for path in paths):
         raise JarError(NOT_BUILT)
-    for path, expected in runtime.items():
-        actual = _sha256(path)
-        if actual != expected:
-            raise JarError(f"{path} has SHA-256 {actual}, {CHECKSUMS} pins {expected}: run make setup")
+    problem = mismatch(folder / "lib", pins, exact=False)
+    if problem is not None:
+        raise JarError(f"the job's {problem} ({CHECKSUMS}): run make setup")
     return paths

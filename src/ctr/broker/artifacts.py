@@ -1,7 +1,6 @@
 """Apache Kafka's jars for the local broker: resolved from Maven Central by ``mvn`` at the pinned
 version, checked against pinned SHA-256 checksums, cached once per machine."""
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -9,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from ctr.broker.errors import BrokerError
+from ctr.checksums import mismatch, read_pins
 
 KAFKA_VERSION = "4.3.1"
 HERE = Path(__file__).resolve().parent
@@ -19,11 +19,7 @@ DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
 def pinned_checksums() -> dict[str, str]:
     """Jar file name -> its SHA-256, as pinned in kafka-jars.sha256."""
-    pins = {}
-    for line in CHECKSUMS.read_text().splitlines():
-        digest, name = line.split()
-        pins[name] = digest
-    return pins
+    return read_pins(CHECKSUMS)
 
 
 def cache_dir() -> Path:
@@ -31,22 +27,10 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CTR_CACHE_DIR", Path.home() / ".cache" / "ctr")) / f"kafka-{KAFKA_VERSION}"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _verify(directory: Path, pins: dict[str, str]) -> None:
-    found = {path.name for path in directory.glob("*.jar")}
-    if found != set(pins):
-        missing, extra = sorted(set(pins) - found), sorted(found - set(pins))
-        raise BrokerError(
-            f"the Kafka jars resolved in {directory} differ from kafka-jars.sha256 "
-            f"(missing {missing or 'none'}, unexpected {extra or 'none'})"
-        )
-    for name, expected in pins.items():
-        actual = _sha256(directory / name)
-        if actual != expected:
-            raise BrokerError(f"{directory / name} has SHA-256 {actual}, pinned {expected}")
+    problem = mismatch(directory, pins)
+    if problem is not None:
+        raise BrokerError(f"the Kafka broker's {problem}")
 
 
 def _resolve(target: Path) -> None:
