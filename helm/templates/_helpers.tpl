@@ -21,6 +21,11 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
+{{/* Name of the KafkaTopic object of a topic of .Values.topics; call with (dict "root" $ "key" "impressions"). */}}
+{{- define "ctr.topicObjectName" -}}
+{{ include "ctr.fullname" .root }}-{{ .key | kebabcase }}
+{{- end -}}
+
 {{/* The Kafka bootstrap address that Strimzi's Kafka serves. */}}
 {{- define "ctr.bootstrapServers" -}}
 {{ include "ctr.fullname" . }}-kafka-bootstrap:9092
@@ -47,4 +52,13 @@ allowPrivilegeEscalation: false
 readOnlyRootFilesystem: {{ .readOnly }}
 capabilities:
   drop: ["ALL"]
+{{- end -}}
+
+
+{{/* The --timeout for `helm test`: the test pod's wait (tests.timeout), rounded up to minutes, plus a minute. */}}
+{{- define "ctr.helmTestTimeout" -}}
+{{- $number := regexFind "^[0-9.]+" .Values.tests.timeout -}}
+{{- $unit := trimPrefix $number .Values.tests.timeout -}}
+{{- $seconds := mulf (float64 $number) (get (dict "ms" 0.001 "s" 1 "m" 60 "h" 3600) $unit) -}}
+{{- printf "%dm" (add1 (ceil (divf $seconds 60) | int)) -}}
 {{- end -}}
