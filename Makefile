@@ -8,10 +8,10 @@ DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
 # The Kubernetes path: one tag for the three images, passed to the chart as images.tag. It names
-# the content: the commit, plus -dirty-<hash of the uncommitted changes> when the tree has any, so
-# that a rebuilt image gets a new tag and a deploy rolls the pods onto it.
+# the content (tools/image_tag.sh: the commit, -dirty-<hash> with uncommitted changes), so that a
+# rebuilt image gets a new tag and a deploy rolls the pods onto it.
 ifeq ($(origin IMAGE_TAG),undefined)
-IMAGE_TAG := $(shell git rev-parse --short=12 HEAD)$(shell git diff --quiet HEAD -- || echo "-dirty-$$(git diff HEAD -- | sha256sum | cut -c1-8)")
+IMAGE_TAG := $(shell sh tools/image_tag.sh)
 endif
 JOB_IMAGE := ctr-job:$(IMAGE_TAG)
 PRODUCER_IMAGE := ctr-producer:$(IMAGE_TAG)

@@ -66,7 +66,7 @@ def test_kind_up_twice_creates_the_cluster_once_and_reuses_it(stand_ins):
 
 
 #: What the Makefile runs besides the stand-ins (a PATH of these alone hides the machine's tools).
-SYSTEM_TOOLS = ("git", "uname", "sha256sum", "cut", "grep", "sed", "basename", "make")
+SYSTEM_TOOLS = ("sh", "git", "uname", "dirname", "xargs", "cut", "grep", "sed", "basename", "make")
 
 
 @pytest.mark.parametrize("missing", ["docker", "buildx", "kind", "helm", "kubectl"])
@@ -124,6 +124,7 @@ def test_the_image_tag_names_the_content(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     shutil.copy(ROOT / "Makefile", repo)
+    shutil.copytree(ROOT / "tools", repo / "tools", ignore=shutil.ignore_patterns("__pycache__"))
     (repo / "job.py").write_text("one\n")
     _git(repo, "init", "-q")
     _git(repo, "add", ".")
@@ -144,6 +145,10 @@ def test_the_image_tag_names_the_content(tmp_path):
     assert len({clean, first_change, second_change}) == 3
     (repo / "job.py").write_text("one\n")
     assert tag() == clean
+    (repo / "new.py").write_text("new\n")
+    untracked = tag()
+    assert untracked.startswith(f"{clean}-dirty-") and untracked not in (first_change, second_change)
+    (repo / "new.py").unlink()
     _git(repo, "commit", "-q", "-am", "second", "--allow-empty")
     (repo / "job.py").write_text("two\n")
     _git(repo, "commit", "-q", "-am", "third")
