@@ -430,9 +430,12 @@ def test_the_documented_helm_test_timeout_covers_the_test_pod_s_wait(helm, chart
     assert _seconds(timeout) >= 31 * 60
 
 
-def test_notes_warn_of_job_not_found_and_port_forward_to_a_free_port(helm, chart):
+def test_notes_and_readme_warn_of_job_not_found_and_port_forward_to_a_free_port(helm, chart):
     notes = _notes(helm, chart)
-    assert "Job Not Found" in notes
+    kubernetes = (ROOT / "README.md").read_text().split("\n## Kubernetes\n", 1)[1]
+    assert "Job Not Found" in notes and "Job Not Found" in kubernetes
+    count = {3: "three", 4: "four", 5: "five"}[len(topics.TopicNames().all())]
+    assert f"the {count} topics" in kubernetes
     forwards = re.findall(r"port-forward \S+ (\S+)", notes)
     assert forwards and all(f.split(":")[0] != "8081" for f in forwards), forwards
 
