@@ -38,7 +38,8 @@ def helm_binary() -> Path:
     if go is None:
         raise HelmUnavailable(
             f"go is missing: the chart tests build helm {VERSION} from its Go module; "
-            "install Go >= 1.24 (apt-get install golang-go) or set CTR_HELM to a helm v3 binary"
+            "install Go >= 1.24 (https://go.dev/doc/install; Debian 13: apt-get install golang-go) "
+            "or set CTR_HELM to a helm v3 binary"
         )
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as gobin:

@@ -367,10 +367,13 @@ def test_kind_config_maps_the_flink_ui_port():
 
 
 def test_helm_is_the_pinned_version(helm):
-    from helm_tool import VERSION
+    from helm_tool import LDFLAGS, VERSION
 
-    result = subprocess.run([helm, "version", "--template", "{{.Version}}"], capture_output=True, text=True)
-    assert result.returncode == 0 and result.stdout.strip() == VERSION, result.stdout + result.stderr
+    result = subprocess.run(
+        [helm, "version", "--template", "{{.Version}} {{.GitCommit}}"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [VERSION, LDFLAGS["internal/version.gitCommit"]]
 
 
 def test_the_test_pod_waits_for_objects_the_release_renders(helm, chart):
