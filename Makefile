@@ -7,8 +7,12 @@ BIN := $(VENV)/bin
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-# The Kubernetes path: one tag for the three images (the chart's images.tag must equal it).
-IMAGE_TAG ?= 0.1.0
+# The Kubernetes path: one tag for the three images, passed to the chart as images.tag. It names
+# the content (tools/image_tag.sh: the commit, -dirty-<hash> with uncommitted changes), so that a
+# rebuilt image gets a new tag and a deploy rolls the pods onto it.
+ifeq ($(origin IMAGE_TAG),undefined)
+IMAGE_TAG := $(shell sh tools/image_tag.sh)
+endif
 JOB_IMAGE := ctr-job:$(IMAGE_TAG)
 PRODUCER_IMAGE := ctr-producer:$(IMAGE_TAG)
 OPERATOR_IMAGE := ctr-operator:$(IMAGE_TAG)
@@ -20,6 +24,7 @@ PLATFORM ?= linux/$(subst x86_64,amd64,$(subst aarch64,arm64,$(shell uname -m)))
 # The Flink operator's chart repository (helm/Chart.yaml's; Strimzi's is OCI and needs no `helm repo add`).
 FLINK_OPERATOR_REPO := https://archive.apache.org/dist/flink/flink-kubernetes-operator-1.15.0/
 WAIT ?= 10m
+HELM_ARGS ?=
 
 need = @command -v $(1) >/dev/null 2>&1 || { echo "$(1) is missing: $(2)"; exit 1; }
 NEED_MAVEN = $(call need,mvn,Maven builds the job's Java module (Debian/Ubuntu: apt-get install maven))
@@ -30,7 +35,7 @@ JAVA_JAR := $(JAVA_MODULE)/target/ctr-flink.jar
 JAVA_INPUTS := $(JAVA_MODULE)/pom.xml $(JAVA_MODULE)/jars.sha256 $(JAVA_MODULE)/VerifyJars.java \
 	$(shell find $(JAVA_MODULE)/src -type f)
 
-.PHONY: help setup demo test test-java test-fast bench broker generate helm-docs clean kind-up kind-down images deploy undeploy results lint format
+.PHONY: help setup demo test test-java test-fast bench broker generate helm-docs clean kind-up kind-down images image-tag docker-tools kind-tools deploy undeploy results lint format
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -75,16 +80,27 @@ bench: setup ## run the benchmarks (producer, job, soak, broker: about 45 minute
 generate: setup ## regenerate the Producer CRD and the chart's values schema blocks from ctr's settings
 	$(BIN)/python tools/generate.py
 
-images: ## build the job, producer and operator images for this machine's platform
-	$(call need,docker,install Docker: https://docs.docker.com/get-docker/)
+image-tag: ## print the tag `make images` gives the images (for `helm install --set images.tag=...`)
+	@echo $(IMAGE_TAG)
+
+images: docker-tools ## build the job, producer and operator images for this machine's platform
 	docker build --platform $(PLATFORM) -f job/Dockerfile -t $(JOB_IMAGE) .
 	docker build --platform $(PLATFORM) -f producer/Dockerfile -t $(PRODUCER_IMAGE) .
 	docker build --platform $(PLATFORM) -f operator/Dockerfile -t $(OPERATOR_IMAGE) .
 
-kind-up: images ## create the kind cluster (or reuse it), load the images, build the chart's dependencies; safe to repeat
-	$(call need,kind,install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation)
+# Docker with buildx (the job image's Dockerfile needs BuildKit's features).
+docker-tools:
+	$(call need,docker,install Docker: https://docs.docker.com/get-docker/)
+	@docker buildx version >/dev/null 2>&1 || { echo "docker buildx is missing (the job image's Dockerfile needs BuildKit): install the Docker Buildx plugin: https://docs.docker.com/go/buildx/"; exit 1; }
+
+# Every tool kind-up needs, checked before anything is built.
+kind-tools: docker-tools
+	$(call need,kind,install kind v0.29.0 or later: https://kind.sigs.k8s.io/docs/user/quick-start/#installation)
 	$(call need,helm,install Helm 3: https://helm.sh/docs/intro/install/)
 	$(call need,kubectl,install kubectl: https://kubernetes.io/docs/tasks/tools/)
+
+kind-up: kind-tools ## create the kind cluster (or reuse it), build and load the images, build the chart's dependencies; safe to repeat
+	$(MAKE) --no-print-directory images IMAGE_TAG=$(IMAGE_TAG)
 	if kind get clusters | grep -qx $(KIND_CLUSTER); then kind export kubeconfig --name $(KIND_CLUSTER); \
 	else kind create cluster --config kind-config.yaml --name $(KIND_CLUSTER); fi
 	kind load docker-image --name $(KIND_CLUSTER) $(JOB_IMAGE) $(PRODUCER_IMAGE) $(OPERATOR_IMAGE)
@@ -95,9 +111,9 @@ kind-down: ## delete the kind cluster
 	$(call need,kind,install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation)
 	kind delete cluster --name $(KIND_CLUSTER)
 
-deploy: ## install or upgrade the chart into $(NAMESPACE)
+deploy: ## install or upgrade the chart into $(NAMESPACE) with the images' tag (HELM_ARGS="-f helm/values-small.yaml")
 	$(call need,helm,install Helm 3: https://helm.sh/docs/intro/install/)
-	helm upgrade --install $(RELEASE) ./helm --namespace $(NAMESPACE) --create-namespace --set images.tag=$(IMAGE_TAG)
+	helm upgrade --install $(RELEASE) ./helm --namespace $(NAMESPACE) --create-namespace --set images.tag=$(IMAGE_TAG) $(HELM_ARGS)
 
 # Custom resources go first, while the operators that hold their finalizers still run: Producers
 # (the producer operator), the FlinkDeployment (the Flink operator), the KafkaTopics and the Kafka

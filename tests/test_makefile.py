@@ -16,6 +16,7 @@ from helm_tool import helm_binary
 ROOT = Path(__file__).resolve().parent.parent
 STAND_IN = """#!/bin/sh
 echo "$(basename "$0") $*" >> "$CALLS"
+if [ "$(basename "$0")" = docker ] && [ "$1" = buildx ] && [ -n "$NO_BUILDX" ]; then exit 1; fi
 if [ "$(basename "$0")" = kind ] && [ "$1" = get ] && [ -f "$STATE/cluster" ]; then echo ctr; fi
 if [ "$(basename "$0")" = kind ] && [ "$1" = create ]; then touch "$STATE/cluster"; fi
 if [ "$(basename "$0")" = kind ] && [ "$1" = delete ]; then rm -f "$STATE/cluster"; fi
@@ -59,12 +60,104 @@ def test_kind_up_twice_creates_the_cluster_once_and_reuses_it(stand_ins):
         repo = next(n for n, call in enumerate(calls) if call.startswith("helm repo add"))
         build = calls.index("helm dependency build helm")
         assert repo < build and calls[repo].endswith("--force-update")
-        assert [call.split()[0:2] for call in calls[:3]] == [["docker", "build"]] * 3
+        images = [n for n, call in enumerate(calls) if call.startswith("docker build ")]
+        load = next(n for n, call in enumerate(calls) if call.startswith("kind load"))
+        assert len(images) == 3 and max(images) < load
+
+
+#: What the Makefile runs besides the stand-ins (a PATH of these alone hides the machine's tools).
+SYSTEM_TOOLS = ("sh", "git", "uname", "dirname", "xargs", "cut", "grep", "sed", "basename", "make")
+
+
+@pytest.mark.parametrize("missing", ["docker", "buildx", "kind", "helm", "kubectl"])
+def test_kind_up_names_a_missing_tool_before_it_builds_anything(stand_ins, tmp_path, missing):
+    system = tmp_path / "system"
+    system.mkdir()
+    for tool in SYSTEM_TOOLS:
+        (system / tool).symlink_to(shutil.which(tool))
+    bin_dir = Path(stand_ins["PATH"].split(":")[0])
+    env = {**stand_ins, "PATH": f"{bin_dir}:{system}"}
+    if missing == "buildx":
+        env["NO_BUILDX"] = "1"
+    else:
+        (bin_dir / missing).unlink()
+    result = subprocess.run(
+        [str(system / "make"), "--no-print-directory", "kind-up"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert f"{missing} is missing" in result.stdout + result.stderr
+    calls = Path(env["CALLS"]).read_text().splitlines() if Path(env["CALLS"]).exists() else []
+    assert not [call for call in calls if not call.startswith("docker buildx version")], calls
+
+
+def test_kind_up_loads_and_deploy_installs_the_tag_it_built(stand_ins):
+    tag = subprocess.run(
+        ["make", "--no-print-directory", "-s", "image-tag"],
+        cwd=ROOT,
+        env=stand_ins,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert tag.startswith(commit.stdout.strip())
+    calls = make(stand_ins, "kind-up") + make(stand_ins, "deploy")
+    built = {call.split(" -t ")[1].split()[0] for call in calls if call.startswith("docker build ")}
+    assert built == {f"ctr-{name}:{tag}" for name in ("job", "producer", "operator")}
+    load = next(call for call in calls if call.startswith("kind load docker-image"))
+    assert set(load.split()[5:]) == built
+    assert f"--set images.tag={tag}" in calls[-1]
+
+
+def _git(repo: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
+    return subprocess.run(command, cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_the_image_tag_names_the_content(tmp_path):
+    """The commit when the tree is clean; another tag for every different set of uncommitted changes."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(ROOT / "Makefile", repo)
+    shutil.copytree(ROOT / "tools", repo / "tools", ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "job.py").write_text("one\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "first")
+
+    def tag() -> str:
+        result = subprocess.run(["make", "-s", "image-tag"], cwd=repo, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    clean = tag()
+    assert clean == _git(repo, "rev-parse", "--short=12", "HEAD")
+    (repo / "job.py").write_text("two\n")
+    first_change = tag()
+    (repo / "job.py").write_text("three\n")
+    second_change = tag()
+    assert first_change.startswith(f"{clean}-dirty-") and second_change.startswith(f"{clean}-dirty-")
+    assert len({clean, first_change, second_change}) == 3
+    (repo / "job.py").write_text("one\n")
+    assert tag() == clean
+    (repo / "new.py").write_text("new\n")
+    untracked = tag()
+    assert untracked.startswith(f"{clean}-dirty-") and untracked not in (first_change, second_change)
+    (repo / "new.py").unlink()
+    _git(repo, "commit", "-q", "-am", "second", "--allow-empty")
+    (repo / "job.py").write_text("two\n")
+    _git(repo, "commit", "-q", "-am", "third")
+    assert tag() not in (clean, first_change)
 
 
 def test_images_are_built_for_this_machine_s_platform(stand_ins):
     machine = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}[os.uname().machine]
-    calls = make(stand_ins, "images")
+    calls = [call for call in make(stand_ins, "images") if call.startswith("docker build ")]
     assert len(calls) == 3 and all(f"--platform {machine}" in call for call in calls)
 
 

@@ -315,3 +315,23 @@ def test_kafka_creates_no_topic_a_client_asks_for(release):
     _, documents = release
     kafka = next(d for d in documents if d["kind"] == "Kafka")
     assert kafka["spec"]["kafka"]["config"]["auto.create.topics.enable"] is False
+
+
+def test_the_small_profile_gives_the_flink_operator_a_heap_that_fits_its_limit(release_chart):
+    """The operator's JVM gets a fixed heap (JVM_ARGS); its limit keeps 192 MiB for the rest of the JVM."""
+    documents = render(release_chart, *VARIANTS["small"])
+    operator = next(
+        d
+        for d in documents
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "flink-kubernetes-operator"
+    )
+    container = next(
+        c
+        for c in operator["spec"]["template"]["spec"]["containers"]
+        if c["name"] == "flink-kubernetes-operator"
+    )
+    env = {e["name"]: e.get("value") or "" for e in container["env"]}
+    heap = re.search(r"-Xmx(\d+)m\b", env["JVM_ARGS"])
+    assert heap, f"no -Xmx in JVM_ARGS: {env['JVM_ARGS']!r}"
+    limit = _mebibytes(container["resources"]["limits"]["memory"])
+    assert int(heap.group(1)) + 192 <= limit, f"-Xmx{heap.group(1)}m in a {limit:.0f} MiB limit"

@@ -21,6 +21,11 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
+{{/* Name of the KafkaTopic object of a topic of .Values.topics; call with (dict "root" $ "key" "impressions"). */}}
+{{- define "ctr.topicObjectName" -}}
+{{ include "ctr.fullname" .root }}-{{ .key | kebabcase }}
+{{- end -}}
+
 {{/* The Kafka bootstrap address that Strimzi's Kafka serves. */}}
 {{- define "ctr.bootstrapServers" -}}
 {{ include "ctr.fullname" . }}-kafka-bootstrap:9092
@@ -61,4 +66,10 @@ capabilities:
 {{- define "ctr.jobSetting" -}}
 {{- $defaults := .root.Files.Get "files/job-defaults.json" | fromJson -}}
 {{- index .root.Values.job.settings .name | default (get $defaults .name) -}}
+{{- end -}}
+
+{{/* The --timeout for `helm test`: the test pod's wait (tests.timeout), rounded up to minutes, plus a minute. */}}
+{{- define "ctr.helmTestTimeout" -}}
+{{- $seconds := include "ctr.seconds" .Values.tests.timeout | float64 -}}
+{{- printf "%dm" (add1 (ceil (divf $seconds 60) | int)) -}}
 {{- end -}}
