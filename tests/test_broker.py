@@ -190,9 +190,13 @@ class Sender:
     def _send(self) -> None:
         number = 0
         while not self._stop.is_set():
-            for _ in range(100):
-                self.producer.produce(self.topic, str(number).encode(), on_delivery=self._on_delivery)
-                number += 1
+            try:
+                for _ in range(100):
+                    self.producer.produce(self.topic, str(number).encode(), on_delivery=self._on_delivery)
+                    number += 1
+            except BufferError:
+                # The client's queue is full while the broker is down: wait for room, as a producer does.
+                self.producer.poll(0.1)
             self.producer.poll(0.01)
 
     def __enter__(self) -> "Sender":
