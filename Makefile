@@ -46,11 +46,11 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# Built (and its JUnit tests run) once, again when the pom, the pinned checksums or a source changes.
+# Built once, again when the pom, the pinned checksums or a source changes (make test runs its JUnit tests).
 $(JAVA_JAR): $(JAVA_INPUTS)
 	$(NEED_MAVEN)
 	@command -v javac >/dev/null || { echo "a JDK 17 is missing (Maven compiles the job's Java module with it): apt-get install -y openjdk-17-jdk-headless"; exit 1; }
-	mvn -q -B -f $(JAVA_MODULE) package
+	mvn -q -B -DskipTests -f $(JAVA_MODULE) package
 	touch $@
 
 setup: $(BIN)/.installed $(JAVA_JAR) ## create .venv with ctr and everything the tests need; build the job's Java module

@@ -12,6 +12,15 @@ import yaml
 CHART = Path(__file__).resolve().parent.parent / "helm"
 #: The namespace the tests render the chart into.
 NAMESPACE = "ctr"
+#: The values that turn every monitoring object on: the PodMonitors, the dashboard, the alerting rules.
+MONITORING_VALUES = [
+    "--set",
+    "metrics.podMonitors.enabled=true",
+    "--set",
+    "metrics.dashboard.enabled=true",
+    "--set",
+    "metrics.prometheusRule.enabled=true",
+]
 MODULE = "helm.sh/helm/v3"
 VERSION = "v3.19.0"
 #: What Helm's Makefile links into its release binaries of VERSION (`helm version` of the release):

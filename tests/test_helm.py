@@ -6,6 +6,7 @@ exactly as they are, without the operators' charts.
 """
 
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -15,7 +16,7 @@ import jsonschema
 import pytest
 import yaml
 from crd_schemas import served_schema, strict
-from helm_tool import render
+from helm_tool import LDFLAGS, MONITORING_VALUES, VERSION, render
 
 from ctr import topics
 from ctr.settings.command_line import env_var, flag
@@ -41,14 +42,7 @@ VARIANTS = {
         "flink-kubernetes-operator.enabled=false",
     ],
     "producer": ["--set", "producer.enabled=true", "--set", "producer.spec.rate=250"],
-    "monitoring": [
-        "--set",
-        "metrics.podMonitors.enabled=true",
-        "--set",
-        "metrics.dashboard.enabled=true",
-        "--set",
-        "metrics.prometheusRule.enabled=true",
-    ],
+    "monitoring": MONITORING_VALUES,
 }
 UPSTREAM = {
     "Kafka": "strimzi-040-Crd-kafka.yaml",
@@ -349,8 +343,6 @@ def test_kind_config_maps_the_flink_ui_port():
 
 
 def test_helm_is_the_pinned_version(helm):
-    from helm_tool import LDFLAGS, VERSION
-
     result = subprocess.run(
         [helm, "version", "--template", "{{.Version}} {{.GitCommit}}"], capture_output=True, text=True
     )

@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 import yaml
 from crd_schemas import served_schema, strict
-from helm_tool import helm_binary
+from helm_tool import MONITORING_VALUES, helm_binary
 
 from ctr_operator import crd
 
@@ -32,14 +32,7 @@ VARIANTS = {
     "small": ["--values", str(ROOT / "helm" / "values-small.yaml")],
     "producer": ["--set", "producer.enabled=true", "--set", "producer.spec.rate=250"],
     "persistent": ["--set", "kafka.storage.type=persistent-claim", "--set", "kafka.replicas=3"],
-    "monitoring": [
-        "--set",
-        "metrics.podMonitors.enabled=true",
-        "--set",
-        "metrics.dashboard.enabled=true",
-        "--set",
-        "metrics.prometheusRule.enabled=true",
-    ],
+    "monitoring": MONITORING_VALUES,
 }
 CUSTOM_RESOURCE_DEFINITIONS = {
     "Kafka": SHARED / "crds" / "strimzi-040-Crd-kafka.yaml",
