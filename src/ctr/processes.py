@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 PR_SET_PDEATHSIG = 1
 
@@ -40,16 +41,17 @@ class ChildProcess:
 
     def __init__(self, log_path: Path | None = None) -> None:
         self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-        self._log = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: BinaryIO | None = None
 
     def start(self, command: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
         """Start ``command`` with ``env`` added to this process's environment."""
-        self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self._log = open(self.log_path, "ab") if self.log_path else None
+        output = self._log or subprocess.DEVNULL
         self.process = subprocess.Popen(
             command,
-            stdout=self._log,
-            stderr=self._log,
+            stdout=output,
+            stderr=output,
             env={**os.environ, **env},
             cwd=cwd,
             start_new_session=True,
@@ -98,6 +100,6 @@ class ChildProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if self._log not in (None, subprocess.DEVNULL):
+        if self._log is not None:
             self._log.close()
         self._log = None
