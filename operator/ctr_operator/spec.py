@@ -16,9 +16,9 @@ MAX_REPLICAS = 20
 
 
 def _operator_default(name: str) -> Any:
-    """A Kafka setting a Producer may leave out: the operator's own value applies."""
+    """The field of a Kafka setting a Producer may leave out: the operator's own value applies."""
     description = KafkaSettings.model_fields[name].description
-    return Annotated[Text | None, Field(None, description=f"{description} (default: the operator's)")]
+    return Field(None, description=f"{description} (default: the operator's)")
 
 
 class ProducerSpec(Settings):
@@ -44,9 +44,9 @@ class ProducerSpec(Settings):
     seed: f.Seed
     max_events: f.MaxEvents
     duration: f.RunDuration
-    bootstrap_servers: _operator_default("bootstrap_servers")
-    impressions_topic: _operator_default("impressions_topic")
-    clicks_topic: _operator_default("clicks_topic")
+    bootstrap_servers: Text | None = _operator_default("bootstrap_servers")
+    impressions_topic: Text | None = _operator_default("impressions_topic")
+    clicks_topic: Text | None = _operator_default("clicks_topic")
     image: Annotated[
         Text | None, Field(None, description="container image of the producer (default: the operator's)")
     ]
