@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import pytest
 from ctr.campaigns import Campaign, parse_campaigns
 from ctr.durations import format_duration, parse_duration
 from ctr.events import Click, Impression, MalformedEvent, decode_click, decode_impression, encode
+from ctr.processes import stop_event
 from ctr.settings.models import LiveSettings, LiveSettingsError
 from ctr_job.memory import tree_rss
 from ctr_producer.traffic import TrafficModel
@@ -143,3 +145,16 @@ def test_tree_rss_counts_the_descendants_and_none_for_a_gone_process():
     finally:
         parent.communicate(b"\n", timeout=10)
     assert tree_rss(parent.pid) is None
+
+
+def test_stop_event_is_set_by_sigint_and_by_sigterm():
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for signum in saved:
+            stop = stop_event()
+            assert not stop.is_set()
+            os.kill(os.getpid(), signum)
+            assert stop.wait(5), signum
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)

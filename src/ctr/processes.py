@@ -1,10 +1,12 @@
-"""Child processes that ctr starts on 127.0.0.1 (the broker) and stops again."""
+"""Child processes that ctr starts on 127.0.0.1 (the broker) and stops again; the signals that stop ctr's
+own commands."""
 
 import ctypes
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +29,19 @@ def stop_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
         pass
+
+
+def on_stop(handler: Callable[[], object]) -> None:
+    """From now on, call ``handler`` on SIGINT and on SIGTERM (Python runs it in the main thread)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: handler())
+
+
+def stop_event() -> threading.Event:
+    """An event that SIGINT or SIGTERM sets, from now on."""
+    stop = threading.Event()
+    on_stop(stop.set)
+    return stop
 
 
 def free_port() -> int:
