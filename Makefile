@@ -130,7 +130,7 @@ results: ## print the committed CTR results from the cluster's volume as CSV
 	$(call need,kubectl,install kubectl: https://kubernetes.io/docs/tasks/tools/)
 	kubectl exec --namespace $(NAMESPACE) deploy/$(RELEASE)-job -- ctr results /flink-data/results --format csv
 
-lint: setup ## ruff, the import layers, hadolint, helm lint --strict and the whole release checked offline
+lint: setup ## ruff, mypy, the import layers, hadolint, helm lint --strict and the whole release checked offline
 	$(BIN)/pytest tests/test_style.py tests/test_helm.py tests/test_release.py tests/test_images.py tests/test_makefile.py $(PYTEST_ARGS)
 
 format: setup ## format the code and apply ruff's safe fixes

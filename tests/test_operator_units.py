@@ -14,6 +14,7 @@ from ctr.durations import parse_duration
 from ctr.settings.command_line import env_var
 from ctr.settings.models import LiveSettings, OperatorSettings
 from ctr_operator import crd, desired, status
+from ctr_operator.reconcile import series_totals
 from ctr_operator.spec import ProducerSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +65,31 @@ def test_config_map_is_a_valid_live_settings_document():
     spec = spec_of(rate=50, campaigns="x=0.5", campaignWeights="1", state="Paused")
     document = yaml.safe_load(desired.config_map("p", spec)["data"]["settings.yaml"])
     assert LiveSettings().updated(document).paused
+
+
+def test_a_stopped_producer_gives_each_pod_paused_live_settings_and_its_share_of_the_rate():
+    live = spec_of(rate=30, replicas=3, state="Stopped", campaigns="a,b").live()
+    assert isinstance(live, LiveSettings) and live.paused and live.rate == 10
+    assert [c.name for c in live.campaigns] == ["a", "b"]
+    assert not spec_of(rate=30, state="Running").live().paused
+
+
+def test_series_totals_sum_the_labels_of_a_series_and_leave_out_nan():
+    text = """# HELP ctr_producer_impressions_total Impressions sent
+# TYPE ctr_producer_impressions_total counter
+ctr_producer_impressions_total{campaign="a"} 3.0
+ctr_producer_impressions_total{campaign="b",zone="x y"} 4.0
+# TYPE ctr_producer_run_completed gauge
+ctr_producer_run_completed NaN
+# TYPE ctr_producer_clicks_total counter
+ctr_producer_clicks_total 1e3
+"""
+    totals = series_totals(text)
+    assert totals["ctr_producer_impressions_total"] == 7.0
+    assert totals["ctr_producer_clicks_total"] == 1000.0
+    assert "ctr_producer_run_completed" not in totals
+    with pytest.raises(ValueError):
+        series_totals("not an exposition {")
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The code's style and layers, held by the tools pyproject.toml configures: ruff and import-linter."""
+"""The code's style, types and layers, held by the tools pyproject.toml configures: ruff, mypy and
+import-linter."""
 
 import shutil
 import subprocess
@@ -23,6 +24,11 @@ def test_ruff_format_leaves_the_code_as_it_is():
 
 def test_ruff_check_finds_nothing():
     result = subprocess.run([_tool("ruff"), "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_finds_no_type_errors():
+    result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

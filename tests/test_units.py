@@ -3,14 +3,21 @@
 import json
 import math
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 
+import psutil
 import pytest
 
 from ctr.campaigns import Campaign, parse_campaigns
 from ctr.durations import format_duration, parse_duration
 from ctr.events import Click, Impression, MalformedEvent, decode_click, decode_impression, encode
+from ctr.processes import stop_event
 from ctr.settings.models import LiveSettings, LiveSettingsError
+from ctr_job.memory import tree_rss
 from ctr_producer.traffic import TrafficModel
 
 
@@ -122,3 +129,32 @@ def test_a_failed_job_names_the_remedy_of_a_known_cause():
     cause = "java.nio.file.FileSystemException: /r/window_day=d/.part-0.inprogress: Too many open files"
     assert failure_message(cause).startswith(cause) and "ulimit -n" in failure_message(cause)
     assert failure_message("java.lang.IllegalStateException: boom") == "java.lang.IllegalStateException: boom"
+
+
+def test_tree_rss_counts_the_descendants_and_none_for_a_gone_process():
+    holds = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'input()'])"
+    parent = subprocess.Popen([sys.executable, "-c", holds], stdin=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while not psutil.Process(parent.pid).children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (child,) = psutil.Process(parent.pid).children()
+        assert (
+            tree_rss(parent.pid) > psutil.Process(parent.pid).memory_info().rss + child.memory_info().rss / 2
+        )
+    finally:
+        parent.communicate(b"\n", timeout=10)
+    assert tree_rss(parent.pid) is None
+
+
+def test_stop_event_is_set_by_sigint_and_by_sigterm():
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for signum in saved:
+            stop = stop_event()
+            assert not stop.is_set()
+            os.kill(os.getpid(), signum)
+            assert stop.wait(5), signum
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)

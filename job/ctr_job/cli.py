@@ -3,14 +3,13 @@
 import argparse
 import logging
 import shutil
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from ctr.durations import format_duration
 from ctr.logs import add_log_level_flag, configure_logging
+from ctr.processes import stop_event
 from ctr.settings.command_line import add_command, add_flags, resolve
 from ctr.settings.models import JobSettings
 from ctr_job.campaign_gauge import with_campaign_gauge
@@ -156,9 +155,7 @@ def _run_flink(settings: JobSettings, configuration: dict[str, str], restore_fro
     from py4j.protocol import Py4JError
     from pyflink.common import JobStatus
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_event()
     try:
         sinks = with_campaign_gauge(settings, *with_results_topic(settings, [], []))
         table_env = table_environment(configuration)

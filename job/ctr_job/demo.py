@@ -7,12 +7,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ctr.broker import BrokerError, KafkaBroker
+from ctr.processes import stop_event
 from ctr.reference import format_time
 from ctr.settings.command_line import add_command, env_var, environment, resolve
 from ctr.settings.models import DemoSettings, JobSettings, ProducerSettings
@@ -103,9 +103,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     for path in (results, checkpoints, logs, broker_dir):
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_event()
     true_ctr = {c.name: c.true_ctr for c in config.campaigns if c.true_ctr is not None}
     try:
         broker = KafkaBroker(broker_dir, heap=config.broker_heap, log_path=logs / "broker.log").start()

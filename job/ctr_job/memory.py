@@ -1,37 +1,20 @@
-"""The resident memory of a process and all its descendants, read from /proc (Linux; None elsewhere)."""
-
-import os
-from pathlib import Path
-
-PROC = Path("/proc")
-
-
-def _parents() -> dict[int, int]:
-    parents = {}
-    for stat in PROC.glob("[0-9]*/stat"):
-        try:
-            # The command (field 2) may hold spaces and ')': the other fields follow the last ')'.
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    return parents
+"""The resident memory of a process and all its descendants, as psutil reads it."""
 
 
 def tree_rss(pid: int) -> int | None:
-    """Bytes resident in ``pid`` and its descendants now; None where /proc cannot say."""
-    if not (PROC / str(pid) / "statm").is_file():
+    """Bytes resident in ``pid`` and its descendants now; None where ``pid`` cannot be read."""
+    # psutil comes with the job extra, like pyflink: every image's `ctr` imports this module, not all have it.
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        tree = [process, *process.children(recursive=True)]
+    except psutil.Error:
         return None
-    children: dict[int, list[int]] = {}
-    for child, parent in _parents().items():
-        children.setdefault(parent, []).append(child)
-    page = os.sysconf("SC_PAGE_SIZE")
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
+    total = 0
+    for member in tree:
         try:
-            total += int((PROC / str(current) / "statm").read_text().split()[1]) * page
-        except (OSError, IndexError, ValueError):
+            total += member.memory_info().rss
+        except psutil.Error:
             continue
-        todo += children.get(current, [])
     return total

@@ -2,8 +2,12 @@
 group has committed (on each checkpoint), and the event time it has read up to (its watermark then)."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ctr.events import MalformedEvent, decode_click, decode_impression
+
+if TYPE_CHECKING:
+    from confluent_kafka import TopicPartition
 
 #: How long one look at the broker may take, seconds.
 TIMEOUT = 2.0
@@ -40,7 +44,7 @@ class ProgressReader:
             }
         )
 
-    def _partitions(self) -> list:
+    def _partitions(self) -> list["TopicPartition"]:
         from confluent_kafka import TopicPartition
 
         found = []
@@ -49,17 +53,18 @@ class ProgressReader:
             found += [TopicPartition(topic, p) for p in sorted(metadata.partitions if metadata else ())]
         return found
 
-    def _time_before(self, partition) -> int | None:
+    def _time_before(self, partition: "TopicPartition") -> int | None:
         """The event time of the message just before ``partition``'s offset (the last one read)."""
         from confluent_kafka import TopicPartition
 
         self._reader.assign([TopicPartition(partition.topic, partition.partition, partition.offset - 1)])
         message = self._reader.poll(TIMEOUT)
-        if message is None or message.error() or message.value() is None:
+        payload = None if message is None or message.error() else message.value()
+        if payload is None:
             return None
         decode = decode_impression if partition.topic == self.topics[0] else decode_click
         try:
-            return decode(message.value()).ts
+            return decode(payload).ts
         except MalformedEvent:
             return None
 

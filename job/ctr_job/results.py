@@ -67,7 +67,7 @@ def format_table(
     for row in rows:
         window = row.window_start + " - " + row.window_end[11:]
         line = f"{row.campaign_id:<16} {window:<30} {row.impressions:>11} {row.clicks:>8} {row.ctr:>8.2%}"
-        if extra:
+        if true_ctr is not None:
             truth = true_ctr.get(row.campaign_id)
             line += f" {'' if truth is None else f'{truth:.2%}':>9}"
         lines.append(line)
@@ -114,7 +114,8 @@ def plot(rows: list[CtrRow], path: Path) -> None:
     figure, axes = plt.subplots(figsize=(10, 5))
     for campaign in sorted({row.campaign_id for row in rows}):
         points = [(datetime.fromisoformat(r.window_start), r.ctr) for r in rows if r.campaign_id == campaign]
-        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=campaign)
+        # matplotlib's stubs take no datetimes, though its date converter draws them.
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=campaign)  # type: ignore[arg-type]
     axes.set_xlabel("window start (UTC)")
     axes.set_ylabel("CTR")
     axes.set_title("CTR per campaign")

@@ -1,11 +1,10 @@
 """``ctr results --topic [--follow]``: the CTR rows from the results topic instead of the CSV files."""
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Callable
 
+from ctr.processes import stop_event
 from ctr.reference import CtrRow
 from ctr.settings.command_line import add_flags, fail, resolve
 from ctr.settings.models import ResultsTopicSettings
@@ -44,9 +43,7 @@ def run_from_topic(
         if not args.follow:
             print(whole(read_topic_rows(settings.bootstrap_servers, settings.results_topic)))
             return 0
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        stop = stop_event()
         rows_then_changes = changes(
             settings.bootstrap_servers, settings.results_topic, follow=True, stop=stop
         )

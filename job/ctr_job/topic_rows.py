@@ -46,9 +46,9 @@ def _consumer(bootstrap_servers: str, topic: str) -> Consumer:
     return consumer
 
 
-def _row(message: Message) -> CtrRow | None:
+def _row(message: Message, payload: bytes) -> CtrRow | None:
     try:
-        value = json.loads(message.value())
+        value = json.loads(payload)
         return CtrRow(*(value[field] for field in CtrRow._fields))
     except (ValueError, TypeError, KeyError) as err:
         print(
@@ -70,25 +70,26 @@ def changes(
     with ``follow``, what comes until ``stop`` is set."""
     consumer = _consumer(bootstrap_servers, topic)
     partitions = len(consumer.assignment())
-    at_end: set[int] = set()
+    at_end: set[int | None] = set()
     rows: dict[bytes, CtrRow] = {}
     changed: dict[bytes, CtrRow] = {}
     caught_up = False
     try:
         while not stop.is_set():
             message = consumer.poll(POLL)
-            if message is not None and message.error() is not None:
-                if message.error().code() != KafkaError._PARTITION_EOF:
-                    raise TopicRowsError(f"reading {topic}: {message.error()}")
+            error = None if message is None else message.error()
+            if message is not None and error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    raise TopicRowsError(f"reading {topic}: {error}")
                 at_end.add(message.partition())
             elif message is not None:
                 at_end.discard(message.partition())
-                key = _key(message)
-                if message.value() is None:
+                key, payload = _key(message), message.value()
+                if payload is None:
                     rows.pop(key, None)
                     changed.pop(key, None)
                 else:
-                    row = _row(message)
+                    row = _row(message, payload)
                     if row is not None and rows.get(key) != row:
                         rows[key] = changed[key] = row
             caught_up = caught_up or len(at_end) == partitions

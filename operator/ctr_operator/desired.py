@@ -91,7 +91,7 @@ def role_binding(name: str, namespace: str) -> dict[str, Any]:
 
 
 def _environment(name: str, spec: ProducerSpec, operator: OperatorSettings) -> list[dict[str, Any]]:
-    env = [
+    env: list[dict[str, Any]] = [
         {"name": env_var("config_map"), "value": child_name(name)},
         {"name": env_var("metrics_port"), "value": str(METRICS_PORT)},
         {

@@ -10,7 +10,8 @@ never waits for the operator; its objects go by garbage collection through owner
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import kopf
 from kubernetes import client
@@ -71,9 +72,14 @@ async def _reconcile(memo: kopf.Memo, producer: dict[str, Any]) -> None:
         )
 
 
+async def _custom_objects(call: Callable[..., object], *args: Any) -> dict[str, Any]:
+    """The JSON object a ``CustomObjectsApi`` call answers (its client types it as any object)."""
+    return cast(dict[str, Any], await asyncio.to_thread(call, *args))
+
+
 async def _reconcile_by_name(memo: kopf.Memo, namespace: str, name: str) -> None:
     try:
-        producer = await asyncio.to_thread(
+        producer = await _custom_objects(
             client.CustomObjectsApi(memo.api).get_namespaced_custom_object,
             crd.GROUP,
             crd.VERSION,
@@ -91,10 +97,10 @@ async def _reconcile_by_name(memo: kopf.Memo, namespace: str, name: str) -> None
 
 @kopf.on.event("apps", "v1", "deployments", labels=MANAGED)
 @kopf.on.event("", "v1", "configmaps", labels=MANAGED)
-async def owned_object_changed(meta: kopf.Meta, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+async def owned_object_changed(meta: kopf.Meta, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Repair drift at once: a managed object changed or vanished, so its Producer is reconciled."""
     owner = meta.get("labels", {}).get(INSTANCE_LABEL)
-    if owner:
+    if owner and namespace:
         await _reconcile_by_name(memo, namespace, owner)
 
 
@@ -110,14 +116,14 @@ async def resync_forever(memo: kopf.Memo) -> None:
                     item
                     for ns in namespaces
                     for item in (
-                        await asyncio.to_thread(
+                        await _custom_objects(
                             objects.list_namespaced_custom_object, crd.GROUP, crd.VERSION, ns, crd.PLURAL
                         )
                     )["items"]
                 ]
             else:
                 found = (
-                    await asyncio.to_thread(
+                    await _custom_objects(
                         objects.list_cluster_custom_object, crd.GROUP, crd.VERSION, crd.PLURAL
                     )
                 )["items"]

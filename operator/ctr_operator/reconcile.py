@@ -1,14 +1,16 @@
 """Level-based reconciliation of one Producer against the Kubernetes API: idempotent, safe to repeat."""
 
 import logging
-import re
+import math
 import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
+import kopf
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from ctr import metric_names as names
@@ -44,21 +46,9 @@ def is_subset(wanted: Any, actual: Any) -> bool:
     return wanted == actual
 
 
-def owner_reference(producer: Mapping[str, Any]) -> dict[str, Any]:
-    """The reference that makes an object the Producer's (deleted with it by garbage collection)."""
-    meta = producer["metadata"]
-    return {
-        "apiVersion": f"{crd.GROUP}/{crd.VERSION}",
-        "kind": crd.KIND,
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "controller": True,
-        "blockOwnerDeletion": False,
-    }
-
-
 def apply(api_client: client.ApiClient, obj: dict[str, Any], namespace: str) -> str | None:
     """Create ``obj`` or patch it to match; return "created", "updated" or None when it already matched."""
+    # Not server-side apply: it does not tell created, updated and unchanged apart (each an Event).
     api_class, suffix = KINDS[obj["kind"]]
     api = api_class(api_client)
     name = obj["metadata"]["name"]
@@ -84,35 +74,47 @@ def record_event(
 ) -> None:
     """Post a Kubernetes Event about the Producer (failures to post are logged, never raised)."""
     meta = producer["metadata"]
-    event = {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": meta["namespace"]},
-        "involvedObject": {
-            "apiVersion": f"{crd.GROUP}/{crd.VERSION}",
-            "kind": crd.KIND,
-            "name": meta["name"],
-            "namespace": meta["namespace"],
-            "uid": meta["uid"],
-        },
-        "reason": reason,
-        "message": message,
-        "type": "Warning" if warning else "Normal",
-        "source": {"component": "ctr-operator"},
-        "reportingComponent": "ctr-operator",
-    }
+    event = client.CoreV1Event(
+        api_version="v1",
+        kind="Event",
+        metadata=client.V1ObjectMeta(
+            name=f"{meta['name']}.{uuid.uuid4().hex[:16]}", namespace=meta["namespace"]
+        ),
+        involved_object=client.V1ObjectReference(
+            api_version=f"{crd.GROUP}/{crd.VERSION}",
+            kind=crd.KIND,
+            name=meta["name"],
+            namespace=meta["namespace"],
+            uid=meta["uid"],
+        ),
+        reason=reason,
+        message=message,
+        type="Warning" if warning else "Normal",
+        source=client.V1EventSource(component="ctr-operator"),
+        reporting_component="ctr-operator",
+    )
     try:
         client.CoreV1Api(api_client).create_namespaced_event(meta["namespace"], event)
     except ApiException as err:
         log.warning("could not post event %s for %s: %s", reason, meta["name"], err.reason)
 
 
+def series_totals(text: str) -> dict[str, float]:
+    """Each series' value in a Prometheus text exposition, the samples of its labels summed; NaN samples
+    are left out. ValueError when the text is not an exposition."""
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if not math.isnan(sample.value):
+                totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
+
+
 def _scrape(pod_ip: str) -> dict[str, float]:
     with urllib.request.urlopen(
         f"http://{pod_ip}:{desired.METRICS_PORT}/metrics", timeout=METRICS_TIMEOUT
     ) as response:
-        text = response.read().decode()
-    return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\w+) ([0-9.eE+-]+)$", text, re.M)}
+        return series_totals(response.read().decode())
 
 
 class PodObservation(NamedTuple):
@@ -127,8 +129,8 @@ class PodObservation(NamedTuple):
 def observe_pods(api_client: client.ApiClient, name: str, namespace: str) -> PodObservation:
     """Read the producer pods and scrape their metrics."""
     selector = ",".join(f"{k}={v}" for k, v in desired.selector(name).items())
-    pods = client.CoreV1Api(api_client).list_namespaced_pod(namespace, label_selector=selector).items
-    pods = [api_client.sanitize_for_serialization(pod) for pod in pods]
+    listed = client.CoreV1Api(api_client).list_namespaced_pod(namespace, label_selector=selector).items
+    pods = [api_client.sanitize_for_serialization(pod) for pod in listed]
     sent, completed, scraped, errors = 0, True, 0, 0
     for pod in pods:
         ip = (pod.get("status") or {}).get("podIP")
@@ -136,7 +138,7 @@ def observe_pods(api_client: client.ApiClient, name: str, namespace: str) -> Pod
             continue
         try:
             metrics = _scrape(ip)
-        except OSError:
+        except (OSError, ValueError):
             continue
         scraped += 1
         sent += int(metrics.get(names.PRODUCER_IMPRESSIONS, 0) + metrics.get(names.PRODUCER_CLICKS, 0))
@@ -183,16 +185,19 @@ def reconcile(
     try:
         spec = ProducerSpec.model_validate(producer.get("spec") or {})
     except ValidationError as err:
-        error = f"invalid spec: {validation_message(err)}"
-        if error != previous.get("lastError"):
-            record_event(api_client, producer, "InvalidSpec", error, warning=True)
-        invalid = status.invalid_spec_status(meta.get("generation", 0), error, previous)
+        invalid_spec = f"invalid spec: {validation_message(err)}"
+        if invalid_spec != previous.get("lastError"):
+            record_event(api_client, producer, "InvalidSpec", invalid_spec, warning=True)
+        invalid = status.invalid_spec_status(meta.get("generation", 0), invalid_spec, previous)
         _write_status(api_client, producer, invalid)
         return invalid
-    error = None
+    error: status.Problem | None = None
     for obj in desired.owned_objects(name, namespace, spec, operator):
         obj["metadata"]["namespace"] = namespace
-        obj["metadata"]["ownerReferences"] = [owner_reference(producer)]
+        # Garbage collection deletes the object with the Producer; deleting a Producer waits for nothing.
+        kopf.append_owner_reference(
+            obj, owner=kopf.Body(cast(kopf.RawBody, producer)), block_owner_deletion=False
+        )
         try:
             action = apply(api_client, obj, namespace)
         except ApiException as err:

@@ -1,7 +1,7 @@
 """The observed state of a Producer: phase, Ready condition and counts, as plain functions."""
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ctr_operator.spec import ProducerSpec
@@ -36,7 +36,7 @@ def phase(spec: ProducerSpec, ready_replicas: int, completed: bool, error: Probl
     return "Paused" if spec.state == "Paused" else "Running"
 
 
-def pod_error(pods: list[Mapping[str, Any]]) -> Problem | None:
+def pod_error(pods: Sequence[Mapping[str, Any]]) -> Problem | None:
     """The first reason, among the pods' containers, that the producer cannot run."""
     for pod in pods:
         for container in (pod.get("status") or {}).get("containerStatuses") or []:
@@ -73,7 +73,9 @@ def _ready_condition(
     ready: bool, reason: str, message: str, generation: int, previous: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The Ready condition; its transition time moves only when it flips."""
-    old = next((c for c in previous.get("conditions") or [] if c.get("type") == "Ready"), {})
+    old: Mapping[str, Any] = next(
+        (c for c in previous.get("conditions") or [] if c.get("type") == "Ready"), {}
+    )
     flag = "True" if ready else "False"
     since = old.get("lastTransitionTime") if old.get("status") == flag else None
     return {

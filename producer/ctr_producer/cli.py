@@ -4,8 +4,8 @@ import argparse
 import logging
 import signal
 import sys
-import threading
 
+from ctr.processes import on_stop, stop_event
 from ctr.settings.command_line import add_command, fail, flag, resolve
 from ctr.settings.models import LiveSettings, ProducerSettings
 from ctr_producer.config_source import ConfigSource, FileConfigSource
@@ -54,8 +54,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     metrics = ProducerMetrics()
     metrics.serve(config.metrics_port)
     producer = TrafficProducer(config, live, source, metrics)
-    signal.signal(signal.SIGTERM, lambda *_: producer.request_stop())
-    signal.signal(signal.SIGINT, lambda *_: producer.request_stop())
+    on_stop(producer.request_stop)
     signal.signal(signal.SIGHUP, lambda *_: producer.reload_config())
     try:
         summary = producer.run()
@@ -71,10 +70,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        done = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: done.set())
-        signal.signal(signal.SIGINT, lambda *_: done.set())
-        done.wait()
+        stop_event().wait()
     s = summary
     print(
         f"[ctr produce] done: impressions {s.impressions}, clicks {s.clicks}, "

@@ -3,10 +3,14 @@
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ctr.config_map import CONFIG_KEY
 from ctr.kube import load_kubernetes_config
 from ctr_producer.config_source import OnChange, OnError, parse_settings_text
+
+if TYPE_CHECKING:
+    from kubernetes.watch import Watch
 
 log = logging.getLogger("ctr.produce.config")
 WATCH_TIMEOUT_SECONDS = 60
@@ -29,7 +33,7 @@ class ConfigMapConfigSource:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._last: str | None = None
-        self._watcher: object | None = None
+        self._watcher: Watch | None = None
 
     def start(self, on_change: OnChange, on_error: OnError) -> None:
         """Report the ConfigMap's settings now (if it exists) and after every change."""
@@ -72,7 +76,7 @@ class ConfigMapConfigSource:
                     self._api.list_namespaced_config_map,
                     self.namespace,
                     field_selector=selector,
-                    resource_version=listing.metadata.resource_version,
+                    resource_version=listing.metadata.resource_version if listing.metadata else None,
                     timeout_seconds=WATCH_TIMEOUT_SECONDS,
                 ):
                     if self._stopped.is_set():

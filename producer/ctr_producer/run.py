@@ -75,6 +75,14 @@ def kafka_config(bootstrap_servers: str) -> dict[str, Any]:
 class TrafficProducer:
     """Sends impressions at the target rate and each click at its event time."""
 
+    #: Set when ``run`` starts: its start, the rate's epoch and the impressions sent since, the last
+    #: progress line's time and impressions, the next one's time.
+    _started: float
+    _epoch: float
+    _sent_since_epoch: int
+    _last_progress: tuple[float, int]
+    _next_progress: float
+
     def __init__(
         self,
         config: ProducerSettings,
@@ -272,9 +280,9 @@ class TrafficProducer:
     def _drain(self) -> None:
         timeout = self._config.drain_timeout
         deadline_ms = int((time.time() + (self.live.max_click_delay if timeout is None else timeout)) * 1000)
-        while self._schedule and not self._drop_now.is_set():
+        while not self._drop_now.is_set():
             next_due = self._schedule.next_due()
-            if next_due > deadline_ms:
+            if next_due is None or next_due > deadline_ms:
                 break
             time.sleep(max(0.0, min(next_due / 1000 - time.time(), ROUND)))
             now = time.time()

@@ -1,12 +1,11 @@
 """``ctr broker``: run the local Kafka broker in the foreground with ctr's topics."""
 
 import argparse
-import signal
-import threading
 from pathlib import Path
 
 from ctr import topics
 from ctr.broker import KAFKA_VERSION, BrokerError, KafkaBroker
+from ctr.processes import stop_event
 from ctr.settings.command_line import add_command, env_var, resolve
 from ctr.settings.models import BrokerSettings
 
@@ -27,9 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Run the broker until SIGINT or SIGTERM; return the exit code."""
     config = resolve(parser, args, BrokerSettings)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_event()
     names = topics.TopicNames().all()
     data_dir = Path(config.broker_data_dir)
     broker = KafkaBroker(data_dir, port=config.broker_port, heap=config.broker_heap)

@@ -5,8 +5,8 @@ message key of both topics is ``impr_id``.
 """
 
 import json
-from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
-from typing import NamedTuple
+from json.encoder import encode_basestring_ascii
+from typing import Any, NamedTuple, TypeVar
 
 
 class Impression(NamedTuple):
@@ -28,6 +28,7 @@ class Click(NamedTuple):
 
 
 Event = Impression | Click
+EventType = TypeVar("EventType", Impression, Click)
 
 #: Field name -> Python type, in wire order, for each event kind.
 IMPRESSION_FIELDS: dict[str, type] = dict(Impression.__annotations__)
@@ -55,8 +56,9 @@ _TEMPLATES = {Impression: _json_template(IMPRESSION_FIELDS), Click: _json_templa
 def encode(event: Event) -> bytes:
     """Return the compact JSON bytes of ``event`` (the same as ``json.dumps``, about five times faster)."""
     template, is_string = _TEMPLATES[type(event)]
+    values: tuple[Any, ...] = event
     return (
-        template % tuple(encode_basestring_ascii(v) if s else v for s, v in zip(is_string, event))
+        template % tuple(encode_basestring_ascii(v) if s else v for s, v in zip(is_string, values))
     ).encode()
 
 
@@ -65,14 +67,14 @@ def message_key(event: Event) -> bytes:
     return event.impr_id.encode()
 
 
-def _decode(payload: bytes, kind: type[NamedTuple], fields: dict[str, type]) -> NamedTuple:
+def _decode(payload: bytes, kind: type[EventType], fields: dict[str, type[Any]]) -> EventType:
     try:
         obj = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as err:
         raise MalformedEvent(f"not JSON: {err}") from None
     if not isinstance(obj, dict):
         raise MalformedEvent("not a JSON object")
-    values = []
+    values: list[Any] = []
     for name, expected in fields.items():
         if obj.get(name) is None:
             raise MalformedEvent(f"missing field {name}")

@@ -1,13 +1,16 @@
-"""Child processes that ctr starts on 127.0.0.1 (the broker) and stops again."""
+"""Child processes that ctr starts on 127.0.0.1 (the broker) and stops again; the signals that stop ctr's
+own commands."""
 
 import ctypes
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 PR_SET_PDEATHSIG = 1
 
@@ -28,6 +31,19 @@ def stop_with_parent() -> None:
         pass
 
 
+def on_stop(handler: Callable[[], object]) -> None:
+    """From now on, call ``handler`` on SIGINT and on SIGTERM (Python runs it in the main thread)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: handler())
+
+
+def stop_event() -> threading.Event:
+    """An event that SIGINT or SIGTERM sets, from now on."""
+    stop = threading.Event()
+    on_stop(stop.set)
+    return stop
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
@@ -40,16 +56,17 @@ class ChildProcess:
 
     def __init__(self, log_path: Path | None = None) -> None:
         self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-        self._log = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: BinaryIO | None = None
 
     def start(self, command: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
         """Start ``command`` with ``env`` added to this process's environment."""
-        self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self._log = open(self.log_path, "ab") if self.log_path else None
+        output = self._log or subprocess.DEVNULL
         self.process = subprocess.Popen(
             command,
-            stdout=self._log,
-            stderr=self._log,
+            stdout=output,
+            stderr=output,
             env={**os.environ, **env},
             cwd=cwd,
             start_new_session=True,
@@ -98,6 +115,6 @@ class ChildProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if self._log not in (None, subprocess.DEVNULL):
+        if self._log is not None:
             self._log.close()
         self._log = None

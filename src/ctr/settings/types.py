@@ -18,8 +18,9 @@ def _from_text(parse: Any) -> BeforeValidator:
     return BeforeValidator(lambda value: parse(value.strip()) if isinstance(value, str) else value)
 
 
-def _list_text(value: str | list | tuple) -> str:
-    """A campaign or weight list given as a YAML list, written as the text a flag takes."""
+def _list_text(value: Any) -> Any:
+    """A campaign or weight list given as a YAML list or mapping, written as the text a flag takes; any
+    other value as it is."""
     if isinstance(value, dict):
         return ",".join(f"{name}={ctr}" if ctr is not None else str(name) for name, ctr in value.items())
     if isinstance(value, (list, tuple)) and not (value and isinstance(value[0], Campaign)):
