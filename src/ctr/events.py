@@ -5,6 +5,7 @@ message key of both topics is ``impr_id``.
 """
 
 import json
+import unicodedata
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import NamedTuple
 
@@ -36,6 +37,18 @@ CLICK_FIELDS: dict[str, type] = dict(Click.__annotations__)
 #: Flink SQL type of each Python field type.
 SQL_TYPES: dict[type, str] = {str: "STRING", int: "BIGINT"}
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+#: The most characters (code points) a string field may have: the job's ``ctr-event`` format gets
+#: it as its option ``max-string-length`` (job/ctr_job/sql.py).
+MAX_STRING_LENGTH = 256
+#: What a string field may not have, by Unicode category of its characters: controls (tabs, newlines)
+#: and line or paragraph separators, or an unpaired surrogate. The job's ``ctr-event`` format
+#: (job/java EventDeserializationSchema) checks the same categories with the same reasons.
+FORBIDDEN_CATEGORIES = {
+    "Cc": "a control character",
+    "Zl": "a control character",
+    "Zp": "a control character",
+    "Cs": "an unpaired surrogate",
+}
 
 
 class MalformedEvent(ValueError):
@@ -65,6 +78,17 @@ def message_key(event: Event) -> bytes:
     return event.impr_id.encode()
 
 
+def _check_text(name: str, text: str) -> None:
+    """Raise MalformedEvent when ``text`` is no valid value of the string field ``name``: longer than
+    MAX_STRING_LENGTH characters, or with a character of a FORBIDDEN_CATEGORIES category."""
+    if len(text) > MAX_STRING_LENGTH:
+        raise MalformedEvent(f"field {name} is longer than {MAX_STRING_LENGTH} characters")
+    for char in text:
+        has = FORBIDDEN_CATEGORIES.get(unicodedata.category(char))
+        if has is not None:
+            raise MalformedEvent(f"field {name} has {has}")
+
+
 def _decode(payload: bytes, kind: type[NamedTuple], fields: dict[str, type]) -> NamedTuple:
     try:
         obj = json.loads(payload)
@@ -79,6 +103,8 @@ def _decode(payload: bytes, kind: type[NamedTuple], fields: dict[str, type]) -> 
         value = obj[name]
         if type(value) is not expected or (expected is int and not BIGINT_MIN <= value <= BIGINT_MAX):
             raise MalformedEvent(f"field {name} is not {SQL_TYPES[expected]}")
+        if expected is str:
+            _check_text(name, value)
         values.append(value)
     return kind(*values)
 
