@@ -239,6 +239,17 @@ SELECT {quote(topic)}, kafka_partition, kafka_offset, payload, reason
 FROM {view}"""
 
 
+#: The views of the late events' dead letters (side outputs of the Java operator, job/ctr_job/plan.py),
+#: by the topic setting of their source.
+LATE_VIEWS = {"late_impressions": "impressions_topic", "late_clicks": "clicks_topic"}
+
+
+def late_letters_inserts(sql: JobSql) -> list[str]:
+    """Send the late events (reason ``late``, no payload) from the operator's side outputs to the
+    dead-letter table."""
+    return [dead_letters_view_insert(view, getattr(sql, topic)) for view, topic in LATE_VIEWS.items()]
+
+
 def flag_statements(sql: JobSql) -> tuple[list[str], list[str]]:
     """The job's plan around the Java operator: (DDL, INSERTs). The views ``dead_impressions``,
     ``dead_clicks`` and ``impression_flags`` come from the operator (job/ctr_job/plan.py)."""
