@@ -251,9 +251,10 @@ public final class ClickFlags {
         private transient ValueState<Pending> state;
         private transient TreeMap<Long, ArrayList<String>> due;
         private transient long watermark;
-        /** The operator's metrics {@code lateImpressions} and {@code lateClicks}. */
+        /** The operator's metric {@code lateImpressions}: impressions that came late, not counted. */
         transient Counter lateImpressions;
 
+        /** The operator's metric {@code lateClicks}: clicks that came late, not counted. */
         transient Counter lateClicks;
 
         FlagsOperator(long joinBound) {
