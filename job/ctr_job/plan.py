@@ -59,8 +59,8 @@ def _register_click_flags(table_env: Any, sql: JobSql, exchange_only: bool) -> N
         flags = DataStream(flags_class.exchangeOnly(streams["impressions"], streams["clicks"]))
     else:
         j_flags = flags_class.flags(streams["impressions"], streams["clicks"], sql.join_bound_ms)
-        late = dict(zip(LATE_VIEWS, (flags_class.lateImpressions(j_flags), flags_class.lateClicks(j_flags))))
-        for view, letters in late.items():
+        late = (flags_class.lateImpressions(j_flags), flags_class.lateClicks(j_flags))
+        for view, letters in zip(LATE_VIEWS, late):
             table_env.create_temporary_view(view, table_env.from_data_stream(DataStream(letters)))
         flags = DataStream(j_flags)
     schema = (

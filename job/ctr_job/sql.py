@@ -115,9 +115,10 @@ DAY_PARTITION, BUCKET_PARTITION = "window_day", "campaign_bucket"
 
 def results_table(sql: JobSql) -> str:
     """The CSV sink, one row per campaign and window, partitioned by the window's day and a bucket of
-    the campaign; files become visible when a checkpoint commits them. The files are RFC 4180: a field
-    with a comma, a double quote or a line break is quoted, its double quotes doubled (Flink's csv
-    format, quote character ``"``, no escape character), one row a line, ending in a newline."""
+    the campaign; files become visible when a checkpoint commits them. The files are RFC 4180 (Flink's
+    csv format, quote character ``"``, no escape character): a field with a comma, a double quote or
+    a line break is quoted (Flink's writer also quotes one with a space, a backslash and a few other
+    characters), its double quotes doubled."""
     return f"""
 CREATE TEMPORARY TABLE ctr_results (
     campaign_id STRING,
@@ -239,15 +240,16 @@ SELECT {quote(topic)}, kafka_partition, kafka_offset, payload, reason
 FROM {view}"""
 
 
-#: The views of the late events' dead letters (side outputs of the Java operator, job/ctr_job/plan.py),
-#: by the topic setting of their source.
-LATE_VIEWS = {"late_impressions": "impressions_topic", "late_clicks": "clicks_topic"}
+#: The views of the late events' dead letters, the impressions' then the clicks' (the Java operator's
+#: side outputs, job/ctr_job/plan.py).
+LATE_VIEWS = ("late_impressions", "late_clicks")
 
 
 def late_letters_inserts(sql: JobSql) -> list[str]:
     """Send the late events (reason ``late``, no payload) from the operator's side outputs to the
     dead-letter table."""
-    return [dead_letters_view_insert(view, getattr(sql, topic)) for view, topic in LATE_VIEWS.items()]
+    topics = (sql.impressions_topic, sql.clicks_topic)
+    return [dead_letters_view_insert(view, topic) for view, topic in zip(LATE_VIEWS, topics)]
 
 
 def flag_statements(sql: JobSql) -> tuple[list[str], list[str]]:

@@ -5,7 +5,7 @@ message key of both topics is ``impr_id``.
 """
 
 import json
-import unicodedata
+import re
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import NamedTuple
 
@@ -40,15 +40,11 @@ BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 #: The most characters (code points) a string field may have: the job's ``ctr-event`` format gets
 #: it as its option ``max-string-length`` (job/ctr_job/sql.py).
 MAX_STRING_LENGTH = 256
-#: What a string field may not have, by Unicode category of its characters: controls (tabs, newlines)
-#: and line or paragraph separators, or an unpaired surrogate. The job's ``ctr-event`` format
-#: (job/java EventDeserializationSchema) checks the same categories with the same reasons.
-FORBIDDEN_CATEGORIES = {
-    "Cc": "a control character",
-    "Zl": "a control character",
-    "Zp": "a control character",
-    "Cs": "an unpaired surrogate",
-}
+#: The characters a string field may not have: Unicode's controls (Cc: tabs, newlines, U+0000-U+001F,
+#: U+007F-U+009F), line and paragraph separators (Zl, Zp: U+2028, U+2029) and unpaired surrogates
+#: (Cs). The job's ``ctr-event`` format (job/java EventDeserializationSchema) checks the same
+#: categories with the same reasons.
+FORBIDDEN_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]|(?P<surrogate>[\ud800-\udfff])")
 
 
 class MalformedEvent(ValueError):
@@ -80,13 +76,13 @@ def message_key(event: Event) -> bytes:
 
 def _check_text(name: str, text: str) -> None:
     """Raise MalformedEvent when ``text`` is no valid value of the string field ``name``: longer than
-    MAX_STRING_LENGTH characters, or with a character of a FORBIDDEN_CATEGORIES category."""
+    MAX_STRING_LENGTH characters, or with a FORBIDDEN_CHARACTER."""
     if len(text) > MAX_STRING_LENGTH:
         raise MalformedEvent(f"field {name} is longer than {MAX_STRING_LENGTH} characters")
-    for char in text:
-        has = FORBIDDEN_CATEGORIES.get(unicodedata.category(char))
-        if has is not None:
-            raise MalformedEvent(f"field {name} has {has}")
+    forbidden = FORBIDDEN_CHARACTER.search(text)
+    if forbidden is not None:
+        has = "an unpaired surrogate" if forbidden["surrogate"] else "a control character"
+        raise MalformedEvent(f"field {name} has {has}")
 
 
 def _decode(payload: bytes, kind: type[NamedTuple], fields: dict[str, type]) -> NamedTuple:
