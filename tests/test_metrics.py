@@ -37,6 +37,8 @@ JOB_SERIES = {
     "flink_taskmanager_job_task_operator_currentEmitEventTimeLag",
     "flink_taskmanager_job_task_operator_campaign_ctr",
     "flink_taskmanager_job_task_operator_KafkaSourceReader_KafkaConsumer_records_lag_max",
+    "flink_taskmanager_job_task_operator_lateImpressions",
+    "flink_taskmanager_job_task_operator_lateClicks",
     "flink_jobmanager_job_lastCheckpointDuration",
     "flink_jobmanager_job_lastCheckpointSize",
     "flink_jobmanager_job_numberOfCompletedCheckpoints",

@@ -138,3 +138,31 @@ def test_short_demo_commits_windows_consistent_with_the_producer(tmp_path):
     assert re.search(
         r"peak resident memory \(JVM and Python\) was [\d,]+ MiB with --jvm-heap 1g", result.stdout
     )
+
+
+def test_results_read_rfc_4180_fields_and_skip_bad_lines_with_a_warning(tmp_path):
+    """Quoted fields (commas, doubled quotes, a line break) read back exactly; a line that is no CTR
+    row is a one-line warning naming its file and line, and the other rows are still read."""
+    results = tmp_path / "results"
+    odd = 'a,"b"\n c'
+    good = partition(results, "2024-01-01", odd) / "part-0-0-0"
+    good.write_text('"a,""b""\n c","2024-01-01 00:00:00","2024-01-01 00:00:30",4,1,0.25\n', newline="")
+    bad = partition(results, "2024-01-01", "b") / "part-1-0-0"
+    bad.write_bytes(
+        b"b,2024-01-01 00:00:00,2024-01-01 00:00:30,2,1,0.5\n"
+        b"b,2024-01-01 00:00:00,2024-01-01\n"
+        b"b,2024-01-01 00:00:30,2024-01-01 00:01:00,two,1,0.5\n"
+        b"\xff,2024-01-01 00:00:30,2024-01-01 00:01:00,2,1,0.5\n"
+        b'"b,2024-01-01 00:01:00,2024-01-01 00:01:30,1,1,1.0\n'
+    )
+    result = run_ctr("results", str(results), "--format", "json", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert [(r["campaign_id"], r["impressions"]) for r in json.loads(result.stdout)] == [(odd, 4), ("b", 2)]
+    warnings = result.stderr.strip().splitlines()
+    assert [re.search(rf"skipped {re.escape(str(bad))} line (\d+),", w).group(1) for w in warnings] == [
+        "2",
+        "3",
+        "4",
+        "5",
+    ]
+    assert "Traceback" not in result.stderr

@@ -158,3 +158,36 @@ def test_stop_event_is_set_by_sigint_and_by_sigterm():
     finally:
         for signum, handler in saved.items():
             signal.signal(signum, handler)
+
+
+def test_forbidden_characters_are_exactly_unicode_s_cc_zl_zp_and_cs():
+    """The Python rule names the same characters as the Java format's Character.getType check."""
+    import unicodedata
+
+    from ctr.events import FORBIDDEN_CHARACTER
+
+    every = [chr(point) for point in range(0x110000)]
+    assert {c for c in every if FORBIDDEN_CHARACTER.search(c)} == {
+        c for c in every if unicodedata.category(c) in ("Cc", "Zl", "Zp", "Cs")
+    }
+
+
+@pytest.mark.parametrize(
+    ("campaign", "reason"),
+    [
+        ('a,b "q" ../x a/b café 😀', None),
+        ("x" * 256, None),
+        ("x" * 257, "field campaign_id is longer than 256 characters"),
+        ("a\nb", "field campaign_id has a control character"),
+        ("a\tb", "field campaign_id has a control character"),
+        ("a\u2028b", "field campaign_id has a control character"),
+        ("a\ud800b", "field campaign_id has an unpaired surrogate"),
+    ],
+)
+def test_a_string_field_within_the_id_rule_decodes_and_one_outside_it_is_malformed(campaign, reason):
+    message = encode(Impression("i", "u", campaign, 1))
+    if reason is None:
+        assert decode_impression(message).campaign_id == campaign
+    else:
+        with pytest.raises(MalformedEvent, match=f"^{reason}$"):
+            decode_impression(message)

@@ -3,7 +3,8 @@
 The source tables are converted to DataStreams once (the watermarks and idle partitions flow with
 them); the Java operator (job/java/src/main/java/ctr/flink/ClickFlags.java) splits off the malformed rows
 and joins impressions to clicks into one row per impression with a clicked flag; those rows come
-back as a table with the operator's watermark, and the SQL windows count them.
+back as a table with the operator's watermark, and the SQL windows count them. The events it finds
+late come back as two more tables (its side outputs), dead letters with reason ``late``.
 """
 
 from typing import Any
@@ -11,11 +12,13 @@ from typing import Any
 from ctr_job.sql import (
     FLAG_INPUT_COLUMNS,
     FLAGS_VIEW,
+    LATE_VIEWS,
     JobSql,
     flag_input_query,
     flag_statements,
     flag_windows_view,
     interval_join_statements,
+    late_letters_inserts,
 )
 
 #: The plans a job can be built with: the job runs "click-flags"; bench/job.py compares the others
@@ -52,11 +55,14 @@ def _register_click_flags(table_env: Any, sql: JobSql, exchange_only: bool) -> N
         reason = FLAG_INPUT_COLUMNS[source].index("reason")
         dead = DataStream(flags_class.malformed(stream, reason))
         table_env.create_temporary_view(f"dead_{source}", table_env.from_data_stream(dead))
-    flags = DataStream(
-        flags_class.exchangeOnly(streams["impressions"], streams["clicks"])
-        if exchange_only
-        else flags_class.flags(streams["impressions"], streams["clicks"], sql.join_bound_ms)
-    )
+    if exchange_only:
+        flags = DataStream(flags_class.exchangeOnly(streams["impressions"], streams["clicks"]))
+    else:
+        j_flags = flags_class.flags(streams["impressions"], streams["clicks"], sql.join_bound_ms)
+        late = (flags_class.lateImpressions(j_flags), flags_class.lateClicks(j_flags))
+        for view, letters in zip(LATE_VIEWS, late):
+            table_env.create_temporary_view(view, table_env.from_data_stream(DataStream(letters)))
+        flags = DataStream(j_flags)
     schema = (
         Schema.new_builder()
         .column_by_expression("event_time", "TO_TIMESTAMP_LTZ(ts, 3)")
@@ -81,6 +87,8 @@ def build_plan(
         return statement_set(table_env, [*inserts, *more_inserts])
     ddl, inserts = flag_statements(sql)
     run_ddl(table_env, ddl)
-    _register_click_flags(table_env, sql, exchange_only=plan == "keyed-exchange")
+    exchange_only = plan == "keyed-exchange"
+    _register_click_flags(table_env, sql, exchange_only)
     run_ddl(table_env, [flag_windows_view(sql), *more_ddl])
-    return statement_set(table_env, [*inserts, *more_inserts])
+    late = [] if exchange_only else late_letters_inserts(sql)
+    return statement_set(table_env, [*inserts, *late, *more_inserts])

@@ -7,7 +7,7 @@ import io
 import json
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ctr.reference import CtrRow
@@ -38,18 +38,43 @@ def committed_files(output_dir: Path, campaign_id: str | None = None, since_day:
     )
 
 
+def _row(fields: list[str]) -> CtrRow:
+    """The CTR row of one CSV record; ValueError when it is none."""
+    if len(fields) != len(CSV_HEADER):
+        raise ValueError(f"{len(fields)} fields, not {len(CSV_HEADER)}")
+    campaign, start, end, impressions, clicks, ctr = fields
+    for text in (campaign, start, end):
+        text.encode("utf-8")  # a byte that is not UTF-8 was decoded to a lone surrogate: UnicodeEncodeError
+    return CtrRow(campaign, start, end, int(impressions), int(clicks), float(ctr))
+
+
+def file_rows(path: Path) -> Iterator[CtrRow]:
+    """The rows of one CSV file (RFC 4180, as the job writes it). A record that is no CTR row is
+    skipped with a one-line warning on stderr naming the file and the line it starts on."""
+    text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+    records = csv.reader(io.StringIO(text, newline=""), strict=True)
+    while True:
+        line = records.line_num + 1
+        try:
+            fields = next(records)
+            if fields:
+                yield _row(fields)
+        except StopIteration:
+            return
+        except (csv.Error, ValueError) as err:
+            print(f"ctr results: skipped {path} line {line}, not a CTR row: {err}", file=sys.stderr)
+
+
 def read_results(output_dir: Path, campaign_id: str | None = None, since: str = "") -> list[CtrRow]:
     """The committed rows under ``output_dir``, sorted by window, then campaign: all of them, or those
     of one campaign, or of windows starting at ``since`` (``YYYY-MM-DD[ HH:MM[:SS]]`` UTC) or later.
     Only the partitions that can hold them are read."""
-    rows = []
-    for path in committed_files(output_dir, campaign_id, since[:10]):
-        with open(path, newline="", encoding="utf-8") as handle:
-            for line in csv.reader(handle):
-                if line:
-                    campaign, start, end, impressions, clicks, ctr = line
-                    if (campaign_id is None or campaign == campaign_id) and start >= since:
-                        rows.append(CtrRow(campaign, start, end, int(impressions), int(clicks), float(ctr)))
+    rows = [
+        row
+        for path in committed_files(output_dir, campaign_id, since[:10])
+        for row in file_rows(path)
+        if (campaign_id is None or row.campaign_id == campaign_id) and row.window_start >= since
+    ]
     return sorted(rows, key=lambda row: (row.window_start, row.campaign_id))
 
 

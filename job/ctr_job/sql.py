@@ -11,7 +11,7 @@ The earlier plan, a LEFT interval join and ``COUNT(DISTINCT ...)`` windows, all 
 
 from dataclasses import dataclass
 
-from ctr.events import CLICK_FIELDS, IMPRESSION_FIELDS, SQL_TYPES
+from ctr.events import CLICK_FIELDS, IMPRESSION_FIELDS, MAX_STRING_LENGTH, SQL_TYPES
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,8 @@ CREATE TEMPORARY TABLE {name} (
     'properties.auto.offset.reset' = 'earliest',
     'scan.startup.mode' = 'group-offsets',
     'scan.topic-partition-discovery.interval' = '60 s',
-    'format' = 'ctr-event'{_bounded(topic, sql)}
+    'format' = 'ctr-event',
+    'ctr-event.max-string-length' = '{MAX_STRING_LENGTH}'{_bounded(topic, sql)}
 )"""
 
 
@@ -114,7 +115,10 @@ DAY_PARTITION, BUCKET_PARTITION = "window_day", "campaign_bucket"
 
 def results_table(sql: JobSql) -> str:
     """The CSV sink, one row per campaign and window, partitioned by the window's day and a bucket of
-    the campaign; files become visible when a checkpoint commits them."""
+    the campaign; files become visible when a checkpoint commits them. The files are RFC 4180 (Flink's
+    csv format, quote character ``"``, no escape character): a field with a comma, a double quote or
+    a line break is quoted (Flink's writer also quotes one with a space, a backslash and a few other
+    characters), its double quotes doubled."""
     return f"""
 CREATE TEMPORARY TABLE ctr_results (
     campaign_id STRING,
@@ -129,7 +133,7 @@ CREATE TEMPORARY TABLE ctr_results (
     'connector' = 'filesystem',
     'path' = {quote(sql.output_path)},
     'format' = 'csv',
-    'csv.disable-quote-character' = 'true',
+    'csv.quote-character' = '"',
     'sink.rolling-policy.check-interval' = '1 s'
 )"""
 
@@ -234,6 +238,18 @@ def dead_letters_view_insert(view: str, topic: str) -> str:
 INSERT INTO dead_letters
 SELECT {quote(topic)}, kafka_partition, kafka_offset, payload, reason
 FROM {view}"""
+
+
+#: The views of the late events' dead letters, the impressions' then the clicks' (the Java operator's
+#: side outputs, job/ctr_job/plan.py).
+LATE_VIEWS = ("late_impressions", "late_clicks")
+
+
+def late_letters_inserts(sql: JobSql) -> list[str]:
+    """Send the late events (reason ``late``, no payload) from the operator's side outputs to the
+    dead-letter table."""
+    topics = (sql.impressions_topic, sql.clicks_topic)
+    return [dead_letters_view_insert(view, topic) for view, topic in zip(LATE_VIEWS, topics)]
 
 
 def flag_statements(sql: JobSql) -> tuple[list[str], list[str]]:

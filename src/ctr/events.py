@@ -5,6 +5,7 @@ message key of both topics is ``impr_id``.
 """
 
 import json
+import re
 from json.encoder import encode_basestring_ascii
 from typing import Any, NamedTuple, TypeVar
 
@@ -37,6 +38,14 @@ CLICK_FIELDS: dict[str, type] = dict(Click.__annotations__)
 #: Flink SQL type of each Python field type.
 SQL_TYPES: dict[type, str] = {str: "STRING", int: "BIGINT"}
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+#: The most characters (code points) a string field may have: the job's ``ctr-event`` format gets
+#: it as its option ``max-string-length`` (job/ctr_job/sql.py).
+MAX_STRING_LENGTH = 256
+#: The characters a string field may not have: Unicode's controls (Cc: tabs, newlines, U+0000-U+001F,
+#: U+007F-U+009F), line and paragraph separators (Zl, Zp: U+2028, U+2029) and unpaired surrogates
+#: (Cs). The job's ``ctr-event`` format (job/java EventDeserializationSchema) checks the same
+#: categories with the same reasons.
+FORBIDDEN_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]|(?P<surrogate>[\ud800-\udfff])")
 
 
 class MalformedEvent(ValueError):
@@ -67,6 +76,17 @@ def message_key(event: Event) -> bytes:
     return event.impr_id.encode()
 
 
+def _check_text(name: str, text: str) -> None:
+    """Raise MalformedEvent when ``text`` is no valid value of the string field ``name``: longer than
+    MAX_STRING_LENGTH characters, or with a FORBIDDEN_CHARACTER."""
+    if len(text) > MAX_STRING_LENGTH:
+        raise MalformedEvent(f"field {name} is longer than {MAX_STRING_LENGTH} characters")
+    forbidden = FORBIDDEN_CHARACTER.search(text)
+    if forbidden is not None:
+        has = "an unpaired surrogate" if forbidden["surrogate"] else "a control character"
+        raise MalformedEvent(f"field {name} has {has}")
+
+
 def _decode(payload: bytes, kind: type[EventType], fields: dict[str, type[Any]]) -> EventType:
     try:
         obj = json.loads(payload)
@@ -81,6 +101,8 @@ def _decode(payload: bytes, kind: type[EventType], fields: dict[str, type[Any]])
         value = obj[name]
         if type(value) is not expected or (expected is int and not BIGINT_MIN <= value <= BIGINT_MAX):
             raise MalformedEvent(f"field {name} is not {SQL_TYPES[expected]}")
+        if expected is str:
+            _check_text(name, value)
         values.append(value)
     return kind(*values)
 

@@ -13,13 +13,15 @@ import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
-import org.apache.flink.api.java.tuple.Tuple2;
-import org.apache.flink.api.java.tuple.Tuple3;
+import org.apache.flink.api.java.tuple.Tuple4;
+import org.apache.flink.api.java.tuple.Tuple5;
 import org.apache.flink.api.java.typeutils.ResultTypeQueryable;
+import org.apache.flink.metrics.Counter;
 import org.apache.flink.runtime.state.StateInitializationContext;
 import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
@@ -30,6 +32,7 @@ import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.types.Row;
 import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
 
 /**
  * One row per impression with a clicked flag: the CTR job's join of impressions and clicks, as one
@@ -46,12 +49,17 @@ import org.apache.flink.util.Collector;
  *
  * <p>Lateness follows the watermark as in the interval join: a click is kept for an impression
  * still to come while the watermark has not passed the click; an impression whose click interval
- * the watermark has already passed when it arrives is late and dropped (so a copy of an impression
- * that was already emitted is never counted twice).
+ * the watermark has already passed when it arrives is late and not counted (so a copy of an impression
+ * that was already emitted is never counted twice), and so is a click that comes when the watermark
+ * has passed it and its impression is not held (already emitted, late itself, or never shown). Each
+ * late event increments the operator's counter {@code lateImpressions} or {@code lateClicks} and goes
+ * to the side output {@link #LATE_IMPRESSIONS} or {@link #LATE_CLICKS} as a dead letter with reason
+ * {@code late}: its Kafka partition and offset, no payload (the message is still on its topic there).
  *
  * <p>Input rows are the job's converted source rows (job/ctr_job/sql.py selects them in this
- * order): impressions {@code (impr_id, campaign_id, ts, reason, ...)}, clicks {@code (impr_id, ts,
- * reason, ...)}; a row with a {@code reason} is malformed and goes to the dead-letter topic instead.
+ * order): impressions {@code (impr_id, campaign_id, ts, reason, payload, kafka_partition,
+ * kafka_offset)}, clicks {@code (impr_id, ts, reason, payload, kafka_partition, kafka_offset)}; a
+ * row with a {@code reason} is malformed and goes to the dead-letter topic instead.
  */
 public final class ClickFlags {
 
@@ -59,9 +67,31 @@ public final class ClickFlags {
     public static final int IMPRESSION_CAMPAIGN = 1;
     public static final int IMPRESSION_TS = 2;
     public static final int IMPRESSION_REASON = 3;
+    public static final int IMPRESSION_PARTITION = 5;
+    public static final int IMPRESSION_OFFSET = 6;
     public static final int CLICK_ID = 0;
     public static final int CLICK_TS = 1;
     public static final int CLICK_REASON = 2;
+    public static final int CLICK_PARTITION = 4;
+    public static final int CLICK_OFFSET = 5;
+
+    /** The reason of a late event's dead letter. */
+    public static final String LATE = "late";
+
+    /** The type of a late event's dead letter: the columns the job's dead-letter INSERT reads. */
+    public static final TypeInformation<Row> LATE_TYPE =
+            Types.ROW_NAMED(
+                    new String[] {"kafka_partition", "kafka_offset", "payload", "reason"},
+                    Types.INT,
+                    Types.LONG,
+                    Types.STRING,
+                    Types.STRING);
+
+    /** The late impressions' dead letters, a side output of {@link #flags}. */
+    public static final OutputTag<Row> LATE_IMPRESSIONS = new OutputTag<>("late-impressions", LATE_TYPE);
+
+    /** The late clicks' dead letters, a side output of {@link #flags}. */
+    public static final OutputTag<Row> LATE_CLICKS = new OutputTag<>("late-clicks", LATE_TYPE);
 
     /** The type of the rows {@link #flags} emits. */
     public static final TypeInformation<Row> FLAG_TYPE =
@@ -73,14 +103,27 @@ public final class ClickFlags {
 
     private ClickFlags() {}
 
-    /** The valid impressions and clicks joined into one {@code (campaign_id, ts, clicked)} row per impression. */
-    public static DataStream<Row> flags(
+    /**
+     * The valid impressions and clicks joined into one {@code (campaign_id, ts, clicked)} row per
+     * impression; the late events are its side outputs ({@link #lateImpressions}, {@link #lateClicks}).
+     */
+    public static SingleOutputStreamOperator<Row> flags(
             DataStream<RowData> impressions, DataStream<RowData> clicks, long joinBoundMs) {
-        DataStream<Tuple3<String, String, Long>> shown = impressions.flatMap(new ValidImpressions());
-        DataStream<Tuple2<String, Long>> clicked = clicks.flatMap(new ValidClicks());
+        DataStream<Tuple5<String, String, Long, Integer, Long>> shown = impressions.flatMap(new ValidImpressions());
+        DataStream<Tuple4<String, Long, Integer, Long>> clicked = clicks.flatMap(new ValidClicks());
         return shown.connect(clicked)
                 .keyBy(impression -> impression.f0, click -> click.f0, Types.STRING)
                 .transform("click flags", FLAG_TYPE, new FlagsOperator(joinBoundMs));
+    }
+
+    /** The dead letters of the late impressions of {@link #flags}' operator. */
+    public static DataStream<Row> lateImpressions(SingleOutputStreamOperator<Row> flags) {
+        return flags.getSideOutput(LATE_IMPRESSIONS);
+    }
+
+    /** The dead letters of the late clicks of {@link #flags}' operator. */
+    public static DataStream<Row> lateClicks(SingleOutputStreamOperator<Row> flags) {
+        return flags.getSideOutput(LATE_CLICKS);
     }
 
     /**
@@ -98,13 +141,13 @@ public final class ClickFlags {
     /** Drops everything (see {@link #exchangeOnly}). */
     static final class Discard
             extends KeyedCoProcessFunction<
-                    String, Tuple3<String, String, Long>, Tuple2<String, Long>, Row> {
+                    String, Tuple5<String, String, Long, Integer, Long>, Tuple4<String, Long, Integer, Long>, Row> {
         @Override
         public void processElement1(
-                Tuple3<String, String, Long> impression, Context ctx, Collector<Row> out) {}
+                Tuple5<String, String, Long, Integer, Long> impression, Context ctx, Collector<Row> out) {}
 
         @Override
-        public void processElement2(Tuple2<String, Long> click, Context ctx, Collector<Row> out) {}
+        public void processElement2(Tuple4<String, Long, Integer, Long> click, Context ctx, Collector<Row> out) {}
     }
 
     /**
@@ -121,41 +164,51 @@ public final class ClickFlags {
         return events.filter(row -> !row.isNullAt(reasonField));
     }
 
-    /** The valid impressions as compact (impr_id, campaign_id, ts) tuples: cheap to send to their key. */
+    /**
+     * The valid impressions as compact (impr_id, campaign_id, ts, kafka_partition, kafka_offset)
+     * tuples: cheap to send to their key, and enough for a late one's dead letter.
+     */
     static final class ValidImpressions
-            implements FlatMapFunction<RowData, Tuple3<String, String, Long>>,
-                    ResultTypeQueryable<Tuple3<String, String, Long>> {
+            implements FlatMapFunction<RowData, Tuple5<String, String, Long, Integer, Long>>,
+                    ResultTypeQueryable<Tuple5<String, String, Long, Integer, Long>> {
         @Override
-        public void flatMap(RowData row, Collector<Tuple3<String, String, Long>> out) {
+        public void flatMap(RowData row, Collector<Tuple5<String, String, Long, Integer, Long>> out) {
             if (row.isNullAt(IMPRESSION_REASON)) {
                 out.collect(
-                        Tuple3.of(
+                        Tuple5.of(
                                 row.getString(IMPRESSION_ID).toString(),
                                 row.getString(IMPRESSION_CAMPAIGN).toString(),
-                                row.getLong(IMPRESSION_TS)));
+                                row.getLong(IMPRESSION_TS),
+                                row.getInt(IMPRESSION_PARTITION),
+                                row.getLong(IMPRESSION_OFFSET)));
             }
         }
 
         @Override
-        public TypeInformation<Tuple3<String, String, Long>> getProducedType() {
-            return Types.TUPLE(Types.STRING, Types.STRING, Types.LONG);
+        public TypeInformation<Tuple5<String, String, Long, Integer, Long>> getProducedType() {
+            return Types.TUPLE(Types.STRING, Types.STRING, Types.LONG, Types.INT, Types.LONG);
         }
     }
 
-    /** The valid clicks as compact (impr_id, ts) tuples. */
+    /** The valid clicks as compact (impr_id, ts, kafka_partition, kafka_offset) tuples. */
     static final class ValidClicks
-            implements FlatMapFunction<RowData, Tuple2<String, Long>>,
-                    ResultTypeQueryable<Tuple2<String, Long>> {
+            implements FlatMapFunction<RowData, Tuple4<String, Long, Integer, Long>>,
+                    ResultTypeQueryable<Tuple4<String, Long, Integer, Long>> {
         @Override
-        public void flatMap(RowData row, Collector<Tuple2<String, Long>> out) {
+        public void flatMap(RowData row, Collector<Tuple4<String, Long, Integer, Long>> out) {
             if (row.isNullAt(CLICK_REASON)) {
-                out.collect(Tuple2.of(row.getString(CLICK_ID).toString(), row.getLong(CLICK_TS)));
+                out.collect(
+                        Tuple4.of(
+                                row.getString(CLICK_ID).toString(),
+                                row.getLong(CLICK_TS),
+                                row.getInt(CLICK_PARTITION),
+                                row.getLong(CLICK_OFFSET)));
             }
         }
 
         @Override
-        public TypeInformation<Tuple2<String, Long>> getProducedType() {
-            return Types.TUPLE(Types.STRING, Types.LONG);
+        public TypeInformation<Tuple4<String, Long, Integer, Long>> getProducedType() {
+            return Types.TUPLE(Types.STRING, Types.LONG, Types.INT, Types.LONG);
         }
     }
 
@@ -193,14 +246,32 @@ public final class ClickFlags {
      */
     static final class FlagsOperator extends AbstractStreamOperator<Row>
             implements TwoInputStreamOperator<
-                    Tuple3<String, String, Long>, Tuple2<String, Long>, Row> {
+                    Tuple5<String, String, Long, Integer, Long>, Tuple4<String, Long, Integer, Long>, Row> {
         private final long joinBound;
         private transient ValueState<Pending> state;
         private transient TreeMap<Long, ArrayList<String>> due;
         private transient long watermark;
+        /** The operator's metric {@code lateImpressions}: impressions that came late, not counted. */
+        transient Counter lateImpressions;
+
+        /** The operator's metric {@code lateClicks}: clicks that came late, not counted. */
+        transient Counter lateClicks;
 
         FlagsOperator(long joinBound) {
             this.joinBound = joinBound;
+        }
+
+        @Override
+        public void open() throws Exception {
+            super.open();
+            lateImpressions = getMetricGroup().counter("lateImpressions");
+            lateClicks = getMetricGroup().counter("lateClicks");
+        }
+
+        /** Count a late event and send its dead letter to the side output {@code tag}. */
+        private void late(Counter counter, OutputTag<Row> tag, int partition, long offset, long time) {
+            counter.inc();
+            output.collect(tag, new StreamRecord<>(Row.of(partition, offset, null, LATE), time));
         }
 
         @Override
@@ -243,9 +314,9 @@ public final class ClickFlags {
         }
 
         @Override
-        public void processElement1(StreamRecord<Tuple3<String, String, Long>> element)
+        public void processElement1(StreamRecord<Tuple5<String, String, Long, Integer, Long>> element)
                 throws Exception {
-            Tuple3<String, String, Long> impression = element.getValue();
+            Tuple5<String, String, Long, Integer, Long> impression = element.getValue();
             Pending pending = state.value();
             if (pending != null && pending.campaign != null) {
                 return;
@@ -253,6 +324,7 @@ public final class ClickFlags {
             long time = impression.f2;
             long until = time + joinBound;
             if (watermark >= until) {
+                late(lateImpressions, LATE_IMPRESSIONS, impression.f3, impression.f4, time);
                 return;
             }
             if (pending == null) {
@@ -267,8 +339,9 @@ public final class ClickFlags {
         }
 
         @Override
-        public void processElement2(StreamRecord<Tuple2<String, Long>> element) throws Exception {
-            Tuple2<String, Long> click = element.getValue();
+        public void processElement2(StreamRecord<Tuple4<String, Long, Integer, Long>> element)
+                throws Exception {
+            Tuple4<String, Long, Integer, Long> click = element.getValue();
             long time = click.f1;
             Pending pending = state.value();
             if (pending != null && pending.campaign != null) {
@@ -279,6 +352,7 @@ public final class ClickFlags {
                 return;
             }
             if (time <= watermark) {
+                late(lateClicks, LATE_CLICKS, click.f2, click.f3, time);
                 return;
             }
             if (pending == null) {

@@ -25,6 +25,12 @@ import org.apache.flink.table.types.logical.RowType;
  * in column order, becomes the row's {@code reason}: "not a JSON object" (also for a message that is
  * not JSON at all, an empty one or a tombstone), "missing field X" (absent or null), "field X is not
  * STRING" or "field X is not BIGINT" (including integers outside BIGINT's range).
+ *
+ * <p>A STRING value must also be an id every output can hold as it is (the CSV files, the results
+ * topic, {@code ctr results}' table): "field X is longer than N characters" (Unicode code points; N
+ * is the format's {@code max-string-length}), "field X has a control character" (Unicode category
+ * Cc, Zl or Zp: tabs, newlines and other line breaks), "field X has an unpaired surrogate" (Cs: a
+ * JSON escape of half a UTF-16 pair, which is no character). ctr.events in Python applies the same rule.
  */
 public final class EventDeserializationSchema implements DeserializationSchema<RowData> {
 
@@ -37,6 +43,7 @@ public final class EventDeserializationSchema implements DeserializationSchema<R
     private final boolean[] isBigint;
     private final int reasonIndex;
     private final int payloadIndex;
+    private final int maxStringLength;
     /** The indexes of the event's own columns: all but {@code reason} and {@code payload}. */
     private final int[] eventColumns;
 
@@ -45,8 +52,9 @@ public final class EventDeserializationSchema implements DeserializationSchema<R
     private transient Object[] values;
     private transient String[] problems;
 
-    public EventDeserializationSchema(RowType rowType, TypeInformation<RowData> producedType) {
+    public EventDeserializationSchema(RowType rowType, TypeInformation<RowData> producedType, int maxStringLength) {
         this.producedType = producedType;
+        this.maxStringLength = maxStringLength;
         List<String> fieldNames = rowType.getFieldNames();
         this.names = fieldNames.toArray(new String[0]);
         this.isBigint = new boolean[names.length];
@@ -140,11 +148,33 @@ public final class EventDeserializationSchema implements DeserializationSchema<R
                 && parser.getNumberType() != JsonParser.NumberType.BIG_INTEGER) {
             values[index] = parser.getLongValue();
         } else if (!isBigint[index] && value == JsonToken.VALUE_STRING) {
-            values[index] = parser.getText();
+            String text = parser.getText();
+            problems[index] = textProblem(text, names[index]);
+            values[index] = problems[index] == null ? text : null;
         } else {
             parser.skipChildren();
             problems[index] = "field " + names[index] + " is not " + (isBigint[index] ? "BIGINT" : "STRING");
         }
+    }
+
+    /** Why {@code text} is no valid STRING value of field {@code name}, or null when it is one. */
+    private String textProblem(String text, String name) {
+        if (text.length() > maxStringLength && text.codePointCount(0, text.length()) > maxStringLength) {
+            return "field " + name + " is longer than " + maxStringLength + " characters";
+        }
+        for (int i = 0; i < text.length(); ) {
+            int codePoint = text.codePointAt(i);
+            int type = Character.getType(codePoint);
+            if (type == Character.CONTROL || type == Character.LINE_SEPARATOR
+                    || type == Character.PARAGRAPH_SEPARATOR) {
+                return "field " + name + " has a control character";
+            }
+            if (type == Character.SURROGATE) {
+                return "field " + name + " has an unpaired surrogate";
+            }
+            i += Character.charCount(codePoint);
+        }
+        return null;
     }
 
     @Override

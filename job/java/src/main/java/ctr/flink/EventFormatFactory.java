@@ -1,10 +1,10 @@
 package ctr.flink;
 
-import java.util.Collections;
 import java.util.Set;
 
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.table.connector.ChangelogMode;
 import org.apache.flink.table.connector.format.DecodingFormat;
@@ -22,22 +22,30 @@ import org.apache.flink.table.types.logical.RowType;
  * that the job can send it to the dead-letter topic instead of losing it or failing.
  *
  * <p>The table's physical columns are the JSON fields of the event (STRING or BIGINT), plus
- * {@code reason STRING} and {@code payload STRING}.
+ * {@code reason STRING} and {@code payload STRING}. The option {@code max-string-length} (required)
+ * is the most characters a STRING value may have (see {@link EventDeserializationSchema}).
  */
 public final class EventFormatFactory implements DeserializationFormatFactory {
 
     public static final String IDENTIFIER = "ctr-event";
 
+    /** The most Unicode code points a STRING field may have; a longer one makes the message malformed. */
+    public static final ConfigOption<Integer> MAX_STRING_LENGTH =
+            ConfigOptions.key("max-string-length").intType().noDefaultValue()
+                    .withDescription("the most characters a STRING field may have");
+
     @Override
     public DecodingFormat<DeserializationSchema<RowData>> createDecodingFormat(
             DynamicTableFactory.Context context, ReadableConfig formatOptions) {
         FactoryUtil.validateFactoryOptions(this, formatOptions);
+        int maxStringLength = formatOptions.get(MAX_STRING_LENGTH);
         return new DecodingFormat<DeserializationSchema<RowData>>() {
             @Override
             public DeserializationSchema<RowData> createRuntimeDecoder(
                     DynamicTableSource.Context sourceContext, DataType physicalDataType) {
                 RowType rowType = (RowType) physicalDataType.getLogicalType();
-                return new EventDeserializationSchema(rowType, sourceContext.createTypeInformation(physicalDataType));
+                return new EventDeserializationSchema(
+                        rowType, sourceContext.createTypeInformation(physicalDataType), maxStringLength);
             }
 
             @Override
@@ -54,11 +62,11 @@ public final class EventFormatFactory implements DeserializationFormatFactory {
 
     @Override
     public Set<ConfigOption<?>> requiredOptions() {
-        return Collections.emptySet();
+        return Set.of(MAX_STRING_LENGTH);
     }
 
     @Override
     public Set<ConfigOption<?>> optionalOptions() {
-        return Collections.emptySet();
+        return Set.of();
     }
 }

@@ -6,11 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.Collectors;
 
 import org.apache.flink.api.common.typeinfo.Types;
-import org.apache.flink.api.java.tuple.Tuple2;
-import org.apache.flink.api.java.tuple.Tuple3;
+import org.apache.flink.api.java.tuple.Tuple4;
+import org.apache.flink.api.java.tuple.Tuple5;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
 import org.apache.flink.streaming.api.watermark.Watermark;
@@ -18,6 +19,7 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
 import org.apache.flink.types.Row;
+import org.apache.flink.util.OutputTag;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -26,28 +28,52 @@ class ClickFlagsTest {
 
     private static final long BOUND = 15_000;
     private static final int MAX_PARALLELISM = 128;
+    private static final int PARTITION = 3;
 
     /** The operator in a keyed harness, with shorthands for its inputs. */
     private static final class Flags
             extends KeyedTwoInputStreamOperatorTestHarness<
-                    String, Tuple3<String, String, Long>, Tuple2<String, Long>, Row> {
+                    String, Tuple5<String, String, Long, Integer, Long>, Tuple4<String, Long, Integer, Long>, Row> {
+        /** The operator under test, for its metrics. */
+        final ClickFlags.FlagsOperator operator;
+
+        /** The Kafka offset the next event is given (all come from partition {@link #PARTITION}). */
+        private long offset;
+
         Flags(int parallelism, int subtask) throws Exception {
+            this(new ClickFlags.FlagsOperator(BOUND), parallelism, subtask);
+        }
+
+        private Flags(ClickFlags.FlagsOperator operator, int parallelism, int subtask) throws Exception {
             super(
-                    new ClickFlags.FlagsOperator(BOUND),
+                    operator,
                     impression -> impression.f0,
                     click -> click.f0,
                     Types.STRING,
                     MAX_PARALLELISM,
                     parallelism,
                     subtask);
+            this.operator = operator;
         }
 
-        void impression(String id, String campaign, long at) throws Exception {
-            processElement1(new StreamRecord<>(Tuple3.of(id, campaign, at), at));
+        /** An impression; returns its Kafka offset. */
+        long impression(String id, String campaign, long at) throws Exception {
+            processElement1(new StreamRecord<>(Tuple5.of(id, campaign, at, PARTITION, offset), at));
+            return offset++;
         }
 
-        void click(String id, long at) throws Exception {
-            processElement2(new StreamRecord<>(Tuple2.of(id, at), at));
+        /** A click; returns its Kafka offset. */
+        long click(String id, long at) throws Exception {
+            processElement2(new StreamRecord<>(Tuple4.of(id, at, PARTITION, offset), at));
+            return offset++;
+        }
+
+        /** The dead letters on the side output {@code tag}. */
+        List<Row> late(OutputTag<Row> tag) {
+            ConcurrentLinkedQueue<StreamRecord<Row>> letters = getSideOutput(tag);
+            return letters == null
+                    ? List.of()
+                    : letters.stream().map(StreamRecord::getValue).collect(Collectors.toList());
         }
 
         void watermark(long at) throws Exception {
@@ -138,24 +164,60 @@ class ClickFlagsTest {
         assertEquals(0, harness.numKeyedStateEntries());
     }
 
-    @Test
-    void lateImpressionIsDropped() throws Exception {
-        Flags harness = opened();
-        harness.watermark(1_000 + BOUND);
-        harness.impression("i", "c", 1_000);
-        harness.watermark(Long.MAX_VALUE);
-        assertEquals(List.of(), harness.extractOutputValues());
-        assertEquals(0, harness.numKeyedStateEntries());
+    private static Row lateLetter(long offset) {
+        return Row.of(PARTITION, offset, null, "late");
     }
 
     @Test
-    void lateClickWithoutItsImpressionIsDropped() throws Exception {
+    void lateImpressionIsCountedAndDeadLetteredNotFlagged() throws Exception {
+        Flags harness = opened();
+        harness.watermark(1_000 + BOUND);
+        long offset = harness.impression("i", "c", 1_000);
+        harness.watermark(Long.MAX_VALUE);
+        assertEquals(List.of(), harness.extractOutputValues());
+        assertEquals(0, harness.numKeyedStateEntries());
+        assertEquals(1, harness.operator.lateImpressions.getCount());
+        assertEquals(0, harness.operator.lateClicks.getCount());
+        assertEquals(List.of(lateLetter(offset)), harness.late(ClickFlags.LATE_IMPRESSIONS));
+        assertEquals(List.of(), harness.late(ClickFlags.LATE_CLICKS));
+    }
+
+    @Test
+    void lateClickWithoutItsImpressionIsCountedAndDeadLettered() throws Exception {
         Flags harness = opened();
         harness.watermark(5_000);
-        harness.click("i", 4_000);
+        long offset = harness.click("i", 4_000);
         harness.impression("i", "c", 3_000);
         harness.watermark(Long.MAX_VALUE);
         assertEquals(List.of(flag("c", 3_000, false)), harness.extractOutputValues());
+        assertEquals(1, harness.operator.lateClicks.getCount());
+        assertEquals(0, harness.operator.lateImpressions.getCount());
+        assertEquals(List.of(lateLetter(offset)), harness.late(ClickFlags.LATE_CLICKS));
+        assertEquals(List.of(), harness.late(ClickFlags.LATE_IMPRESSIONS));
+    }
+
+    @Test
+    void copyOfAnEmittedImpressionAndItsClickAreLate() throws Exception {
+        Flags harness = opened();
+        harness.impression("i", "c", 1_000);
+        harness.watermark(1_000 + BOUND);
+        long impression = harness.impression("i", "c", 1_000);
+        long click = harness.click("i", 2_000);
+        harness.watermark(Long.MAX_VALUE);
+        assertEquals(List.of(flag("c", 1_000, false)), harness.extractOutputValues());
+        assertEquals(List.of(lateLetter(impression)), harness.late(ClickFlags.LATE_IMPRESSIONS));
+        assertEquals(List.of(lateLetter(click)), harness.late(ClickFlags.LATE_CLICKS));
+    }
+
+    @Test
+    void onTimeEventsAreNotLate() throws Exception {
+        Flags harness = opened();
+        harness.click("j", 500);
+        harness.impression("i", "c", 1_000);
+        harness.click("i", 2_000);
+        harness.watermark(Long.MAX_VALUE);
+        assertEquals(0, harness.operator.lateImpressions.getCount());
+        assertEquals(0, harness.operator.lateClicks.getCount());
     }
 
     @Test

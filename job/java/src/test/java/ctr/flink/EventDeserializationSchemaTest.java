@@ -25,6 +25,7 @@ class EventDeserializationSchemaTest {
     private static final int TS = 2;
     private static final int REASON = 3;
     private static final int PAYLOAD = 4;
+    private static final int MAX_STRING_LENGTH = 12;
 
     private static RowType impressions() {
         return RowType.of(
@@ -37,7 +38,8 @@ class EventDeserializationSchemaTest {
 
     private static RowData parse(byte[] message) {
         EventDeserializationSchema schema =
-                new EventDeserializationSchema(impressions(), TypeInformation.of(RowData.class));
+                new EventDeserializationSchema(
+                        impressions(), TypeInformation.of(RowData.class), MAX_STRING_LENGTH);
         schema.open(null);
         return schema.deserialize(message);
     }
@@ -82,6 +84,64 @@ class EventDeserializationSchemaTest {
         assertNull(row.getString(ID));
     }
 
+    /** JSON string literals (as in a message) and the ids they are: each one a valid campaign_id. */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(
+            delimiter = '|',
+            quoteCharacter = '`',
+            value = {
+                "\"a,b\"                     | a,b",
+                "\"say \\\"hi\\\"\"    | say \"hi\"",
+                "\"back\\\\slash\"       | back\\slash",
+                "\"../x\"                    | ../x",
+                "\"a/b\"                     | a/b",
+                "\"caf\u00e9 \\u00e9\"    | caf\u00e9 \u00e9",
+                "\"\\ud83d\\ude00 pair\" | \ud83d\ude00 pair",
+                "\"twelve chars\"            | twelve chars",
+                "\"\ud83d\ude00\ud83d\ude00\ud83d\ude00\ud83d\ude00\ud83d\ude00\ud83d\ude00"
+                        + "\ud83d\ude00\ud83d\ude00\ud83d\ude00\ud83d\ude00\ud83d\ude00\ud83d\ude00\""
+                        + " | \ud83d\ude00\ud83d\ude00\ud83d\ude00\ud83d\ude00\ud83d\ude00\ud83d\ude00"
+                        + "\ud83d\ude00\ud83d\ude00\ud83d\ude00\ud83d\ude00\ud83d\ude00\ud83d\ude00",
+                "\"\"                        | ``",
+            })
+    void unusualIdWithinTheRuleIsValid(String literal, String id) {
+        RowData row = parse("{\"impr_id\": \"i\", \"campaign_id\": " + literal + ", \"ts\": 1}");
+        assertNull(row.getString(REASON));
+        assertEquals(id, row.getString(CAMPAIGN).toString());
+    }
+
+    /** JSON string literals of ids outside the rule, and the reason each message is dead-lettered with. */
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(
+            delimiter = '|',
+            quoteCharacter = '`',
+            value = {
+                "\"thirteen char\"        | field campaign_id is longer than 12 characters",
+                "\"line\\nbreak\"       | field campaign_id has a control character",
+                "\"tab\\there\"         | field campaign_id has a control character",
+                "\"cr\\r\"              | field campaign_id has a control character",
+                "\"nul\\u0000\"         | field campaign_id has a control character",
+                "\"del\\u007f\"         | field campaign_id has a control character",
+                "\"nel\\u0085\"         | field campaign_id has a control character",
+                "\"ls\\u2028\"          | field campaign_id has a control character",
+                "\"ps\\u2029\"          | field campaign_id has a control character",
+                "\"half \\ud800\"       | field campaign_id has an unpaired surrogate",
+                "\"half \\ude00 x\"     | field campaign_id has an unpaired surrogate",
+            })
+    void idOutsideTheRuleIsMalformed(String literal, String reason) {
+        String message = "{\"impr_id\": \"i\", \"campaign_id\": " + literal + ", \"ts\": 1}";
+        RowData row = parse(message);
+        assertEquals(reason, row.getString(REASON).toString());
+        assertEquals(message, row.getString(PAYLOAD).toString());
+        assertNull(row.getString(CAMPAIGN));
+    }
+
+    @Test
+    void firstBadFieldInColumnOrderGivesTheReason() {
+        RowData row = parse("{\"campaign_id\": \"a\\tb\", \"impr_id\": \"fourteen chars\", \"ts\": 1}");
+        assertEquals("field impr_id is longer than 12 characters", row.getString(REASON).toString());
+    }
+
     @Test
     void tombstoneIsNotAJsonObjectWithoutPayload() {
         RowData row = parse((byte[]) null);
@@ -98,7 +158,8 @@ class EventDeserializationSchemaTest {
         ValidationException error =
                 assertThrows(
                         ValidationException.class,
-                        () -> new EventDeserializationSchema(withoutPayload, TypeInformation.of(RowData.class)));
+                        () -> new EventDeserializationSchema(
+                                withoutPayload, TypeInformation.of(RowData.class), MAX_STRING_LENGTH));
         assertEquals(
                 "format 'ctr-event' needs the columns 'reason STRING' and 'payload STRING'", error.getMessage());
     }
