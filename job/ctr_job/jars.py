@@ -42,5 +42,5 @@ def built_jars() -> list[Path]:
         raise JarError(NOT_BUILT)
     problem = mismatch(folder / "lib", pins, exact=False)
     if problem is not None:
-        raise JarError(f"the job's {problem} ({CHECKSUMS}): run make setup")
+        raise JarError(f"the job's {problem}; {CHECKSUMS} pins them: run make setup")
     return paths
