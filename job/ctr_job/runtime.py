@@ -80,19 +80,6 @@ def prometheus_reporter(port: int) -> dict[str, str]:
     }
 
 
-def put_reporter_on_classpath() -> None:
-    """Put PyFlink's Prometheus reporter jar (its plugins folder) on the local JVM's classpath, where the
-    mini-cluster looks for reporters; PyFlink appends ``HADOOP_CLASSPATH`` to the classpath it builds.
-
-    Must run before the first PyFlink call starts the JVM.
-    """
-    import pyflink
-
-    jars = sorted((Path(pyflink.__file__).parent / "plugins" / "metrics-prometheus").glob("*.jar"))
-    given = os.environ.get("HADOOP_CLASSPATH", "")
-    os.environ["HADOOP_CLASSPATH"] = os.pathsep.join(part for part in (given, *map(str, jars)) if part)
-
-
 def flink_configuration(
     settings: JobSettings, jars: list[Path], tmp_dir: Path, restore_from: Path | None
 ) -> dict[str, str]:
