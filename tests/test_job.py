@@ -1,4 +1,5 @@
-"""The CTR job on a real PyFlink mini-cluster against the real broker, checked against the reference."""
+"""The CTR job on its local Flink cluster (a JobManager and a TaskManager) against the real broker,
+checked against the reference."""
 
 import json
 import random
