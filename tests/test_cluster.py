@@ -169,3 +169,27 @@ def test_stopped_at_one_parallelism_restored_at_another_counts_exactly_once(
     finally:
         stop_job(job)
     assert comparable(rows) == comparable(expected)
+
+
+def test_the_job_manager_runs_the_entry_module_with_the_job_s_flags_and_its_jars_on_the_classpath(tmp_path):
+    from ctr.settings.command_line import flag
+    from ctr.settings.models import JobSettings, LocalJobSettings
+    from ctr_job.launcher import driver_args
+
+    settings = LocalJobSettings(output_dir="out", taskmanagers=2, web_ui_port=0, from_checkpoint="latest")
+    args = driver_args(settings, tmp_path / "chk-3")
+    assert args[:2] == ["-py", str(ENTRY_MODULE)]
+    given = dict(zip(args[2::2], args[3::2]))
+    by_flag = {flag(name): name for name in JobSettings.model_fields}
+    assert set(given) <= set(by_flag), "a flag of the local cluster only went to the job"
+    job = JobSettings.model_validate({by_flag[name]: value for name, value in given.items()})
+    assert job.job_jars == "classpath" and job.from_checkpoint == str(tmp_path / "chk-3")
+    assert job.output_dir == str(Path("out").resolve())
+
+
+def test_each_process_of_the_cluster_gets_its_own_metrics_port():
+    from ctr.settings.models import LocalJobSettings
+    from ctr_job.launcher import metrics_ports
+
+    assert metrics_ports(LocalJobSettings(metrics_port=9249, taskmanagers=3)) == "9249-9252"
+    assert metrics_ports(LocalJobSettings()) is None

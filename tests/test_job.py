@@ -261,6 +261,9 @@ def test_unbuilt_or_tampered_java_module_fails_fast_in_one_line(tmp_path):
         (["--checkpoint-interval", "0ms"], {}, "--checkpoint-interval"),
         (["--parallelism", "0"], {}, "--parallelism"),
         (["--flink-log-level", "LOUD"], {}, "--flink-log-level"),
+        (["--taskmanagers", "0"], {}, "--taskmanagers"),
+        (["--task-slots", "many"], {}, "--task-slots"),
+        (["--web-ui-port", "70000"], {}, "--web-ui-port"),
         ([], {"CTR_OUT_OF_ORDERNESS": "soon"}, "CTR_OUT_OF_ORDERNESS"),
     ],
 )

@@ -116,7 +116,8 @@ class DriverOutput:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.offset = 0
+        # The file may hold an earlier run's output (the same --log-dir): only what comes after counts.
+        self.offset = path.stat().st_size if path.is_file() else 0
 
     def show_new_lines(self) -> None:
         """Print the lines written since the last call that start with DRIVER_PREFIX."""
@@ -141,7 +142,7 @@ def supervise(cluster: LocalCluster, settings: LocalJobSettings, program: list[s
     say(f"Flink Web UI at {cluster.web_ui}; logs in {cluster.work}")
     output = DriverOutput(cluster.jobmanager.log_path)
     try:
-        cluster.start(ENTRY_CLASS, program)
+        cluster.start(ENTRY_CLASS, program, stopped=stop.is_set)
     except (ChildExited, TimeoutError) as err:
         output.show_new_lines()
         reason = err or "no REST API in time"
@@ -155,7 +156,10 @@ def supervise(cluster: LocalCluster, settings: LocalJobSettings, program: list[s
             output.show_new_lines()
             if code == 0:
                 return 0
-            say(f"the JobManager exited with code {code}; see {cluster.work}")
+            say(
+                f"the JobManager exited with code {code}; see {cluster.work} "
+                "(--from-checkpoint latest resumes from the newest retained checkpoint)"
+            )
             return 1
         for number, exit_code in cluster.replace_exited_taskmanagers():
             say(f"TaskManager {number} exited with code {exit_code}: starting another")
@@ -166,6 +170,7 @@ def supervise(cluster: LocalCluster, settings: LocalJobSettings, program: list[s
                     f"job {job_id} RUNNING on {settings.taskmanagers} TaskManager(s) "
                     f"of {settings.task_slots} slot(s)"
                 )
+    job_id = job_id or cluster.running_job()
     if job_id is not None and cluster.cancel(job_id):
         cluster.jobmanager.wait_exit(CANCEL_TIMEOUT)
     output.show_new_lines()

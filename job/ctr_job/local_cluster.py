@@ -15,6 +15,7 @@ import re
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -139,9 +140,10 @@ class LocalCluster:
             "JVM_ARGS": jvm_args(),
         }
 
-    def start(self, entry_class: str, args: list[str]) -> None:
-        """Start the JobManager running ``entry_class`` with ``args``, wait for its REST API, then
-        start the TaskManagers. ChildExited or TimeoutError if the JobManager does not come up."""
+    def start(self, entry_class: str, args: list[str], stopped: Callable[[], bool] = lambda: False) -> None:
+        """Start the JobManager running ``entry_class`` with ``args``, wait for its REST API (or until
+        ``stopped``), then start the TaskManagers. ChildExited or TimeoutError if the JobManager does
+        not come up."""
         home = pyflink_home()
         self.jobmanager.start(
             [
@@ -153,8 +155,8 @@ class LocalCluster:
             ],
             self._env,
         )
-        self.jobmanager.wait_ready(lambda: self.jobs() is not None, REST_TIMEOUT)
-        for _ in range(self.taskmanagers):
+        self.jobmanager.wait_ready(lambda: stopped() or self.jobs() is not None, REST_TIMEOUT)
+        for _ in range(0 if stopped() else self.taskmanagers):
             self.taskmanager_processes.append(self._start_taskmanager(len(self.taskmanager_processes)))
 
     def _start_taskmanager(self, number: int) -> ChildProcess:

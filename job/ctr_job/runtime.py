@@ -103,6 +103,9 @@ def flink_configuration(
         # and commits again with the next checkpoint that succeeds (docs/reliability.md).
         "execution.checkpointing.tolerable-failed-checkpoints": str(2**31 - 1),
         "state.backend.type": "hashmap",
+        # A uid for every SQL operator (the Java ones set theirs): a checkpoint then maps onto the job
+        # at another parallelism, where Flink's generated ids, which follow the chaining, differ.
+        "table.exec.uid.generation": "ALWAYS",
         **RESTART_STRATEGIES[settings.restart_strategy](settings.restart_attempts),
         "io.tmp.dirs": str(tmp_dir.resolve()),
     }
