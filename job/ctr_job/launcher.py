@@ -91,7 +91,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             settings.kafka_wait,
         )
     except (JarError, PreflightError) as err:
-        print(f"ctr job: {err}", file=sys.stderr, flush=True)
+        say(str(err))
         return 1
     log_dir = Path(settings.log_dir).resolve()
     tmp_dir = log_dir / "tmp"
