@@ -6,8 +6,11 @@ with local places).
 Only the places differ: the directories, the task slots and the Prometheus reporter's port.
 """
 
+import json
 import textwrap
 from dataclasses import dataclass
+
+import yaml
 
 from ctr_job.runtime import PROMETHEUS_REPORTER
 
@@ -60,9 +63,10 @@ CHART_PLACES = Places(
 
 
 def _yaml_value(value: str) -> str:
-    if "{{" in value or not value or value[0].isdigit() or value in ("true", "false"):
-        return value if "{{" in value else f'"{value}"'
-    return value
+    """``value`` as YAML that reads back as that string (a template expression as it is)."""
+    if "{{" in value or yaml.safe_load(value) == value:
+        return value
+    return json.dumps(value)
 
 
 def chart_block(indent: str = "    ") -> str:
