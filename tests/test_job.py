@@ -249,7 +249,7 @@ def test_unbuilt_or_tampered_java_module_fails_fast_in_one_line(tmp_path):
         jar.write(b"\0")
     result = run_ctr(*unreachable, env={"CTR_JOB_JARS_DIR": str(tmp_path / "built")})
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
-    assert f"{tampered} has SHA-256" in result.stderr and "pins" in result.stderr
+    assert f"{tampered} has SHA-256" in result.stderr and "pinned" in result.stderr
 
 
 @pytest.mark.parametrize(
