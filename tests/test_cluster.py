@@ -5,6 +5,7 @@ reference."""
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from events_for_tests import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels
 from helm_tool import render
@@ -193,3 +194,25 @@ def test_each_process_of_the_cluster_gets_its_own_metrics_port():
 
     assert metrics_ports(LocalJobSettings(metrics_port=9249, taskmanagers=3)) == "9249-9252"
     assert metrics_ports(LocalJobSettings()) is None
+
+
+@pytest.mark.slow
+def test_a_job_that_fails_for_good_exits_1_naming_its_root_cause(broker, topics, tmp_path):
+    """No restarts allowed and its only TaskManager SIGKILLed: the job fails, every process stops."""
+    job = CollectedOutput(
+        start_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path, "--restart-attempts", "0"))
+    )
+    try:
+        # A completed checkpoint: every task runs (the job is RUNNING before its tasks are deployed).
+        wait_for(lambda: latest_checkpoint(tmp_path / "checkpoints") is not None, 180, "a checkpoint", 0.2)
+        children = psutil.Process(job.process.pid).children()
+        taskmanagers = [p for p in children if "TaskManagerRunner" in " ".join(p.cmdline())]
+        assert len(taskmanagers) == 1
+        taskmanagers[0].kill()
+        assert job.finish(120) == 1
+    finally:
+        if job.process.poll() is None:
+            job.process.kill()
+    stderr = "".join(job.stderr)
+    assert "ctr job: failed: " in stderr, stderr[-3000:]
+    assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
