@@ -125,7 +125,9 @@ def run_job(broker, topics, work: Path, *extra: str) -> CollectedOutput:
 
 
 @pytest.mark.slow
-def test_parallelism_4_over_two_taskmanagers_counts_exactly(broker, topics, tmp_path):
+def test_parallelism_4_over_two_taskmanagers_counts_exactly_and_sigterm_stops_every_process(
+    broker, topics, tmp_path
+):
     events = hard_cases(seed=5)
     produce(broker, topics, events)
     produce_sentinels(broker, topics, events)
@@ -133,9 +135,15 @@ def test_parallelism_4_over_two_taskmanagers_counts_exactly(broker, topics, tmp_
     job = run_job(broker, topics, tmp_path, "--parallelism", "4")
     try:
         rows = wait_for_results(tmp_path / "results", expected, job)
+        cluster = psutil.Process(job.process.pid).children(recursive=True)
+        jvms = [p for p in cluster if p.name() == "java"]
     finally:
         stop_job(job)
     assert comparable(rows) == comparable(expected)
+    assert len(jvms) == 3, "a JobManager and two TaskManagers"
+    assert not [p for p in cluster if p.is_running() and p.status() != psutil.STATUS_ZOMBIE], (
+        "a process of the cluster outlived SIGTERM to ctr job"
+    )
 
 
 @pytest.mark.slow
