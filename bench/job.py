@@ -39,7 +39,7 @@ from ctr.broker import KafkaBroker
 from ctr.campaigns import parse_campaigns
 from ctr.events import encode, message_key
 from ctr.reference import reference_ctr
-from ctr.settings.models import JobSettings, LiveSettings
+from ctr.settings.models import LiveSettings, LocalJobSettings
 from ctr.topics import DEFAULT_PARTITIONS, TopicNames
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.plan import PLANS as PLAN_BUILDS
@@ -63,7 +63,7 @@ class Plan:
     build: str = "click-flags"  # one of ctr_job.plan.PLANS, or sql-flag-windows or parse-only
     parallelism: int = 2
     options: tuple[tuple[str, str], ...] = ()
-    jvm_heap: str = JobSettings.model_fields["jvm_heap"].default
+    jvm_heap: str = LocalJobSettings.model_fields["jvm_heap"].default
 
 
 #: The JVM's default maximum heap on this machine (a quarter of its memory), as the SQL plan ran before
@@ -264,7 +264,11 @@ GROUP BY window_start, window_end, window_time, campaign_id, impr_id"""
 
 
 def _run_plan_here(config: dict) -> None:
-    """The child side of run_plan: build the plan from the job's own code and time it."""
+    """The child side of run_plan: build the plan from the job's own code and time it.
+
+    It runs on PyFlink's mini-cluster, in one JVM, not on ``ctr job``'s local cluster: the plans'
+    figures in docs/benchmarks.md were measured there, each plan against the same single process.
+    """
     from ctr_job.cli import job_jars
     from ctr_job.plan import build_plan, run_ddl, statement_set
     from ctr_job.runtime import flink_configuration, prepare_jvm_environment, table_environment
@@ -272,7 +276,7 @@ def _run_plan_here(config: dict) -> None:
     plan = Plan(**{**config["plan"], "options": tuple(map(tuple, config["plan"]["options"]))})
     work = Path(config["work"])
     impressions, clicks, dlq = config["topics"]
-    job_settings = JobSettings(
+    job_settings = LocalJobSettings(
         checkpoint_dir=str(work / "checkpoints"),
         checkpoint_interval=BACKFILL_CHECKPOINT_INTERVAL,
         parallelism=plan.parallelism,

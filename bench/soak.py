@@ -31,7 +31,7 @@ from ctr.broker import KafkaBroker
 from ctr.durations import parse_duration
 from ctr.events import Click, Impression, decode_click, decode_impression, encode, message_key
 from ctr.reference import reference_ctr
-from ctr.settings.models import JobSettings
+from ctr.settings.models import LocalJobSettings
 from ctr.topics import TopicNames
 from ctr_job.results import read_results
 
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=20_000, help="impressions per second")
     parser.add_argument(
         "--jvm-heap",
-        default=JobSettings.model_fields["jvm_heap"].default,
+        default=LocalJobSettings.model_fields["jvm_heap"].default,
         help="the job's --jvm-heap (default: the job's default)",
     )
     args = parser.parse_args()

@@ -40,13 +40,14 @@ def write_rules(rules: dict, path: Path) -> Path:
 
 class Prometheus:
     """Prometheus on a free 127.0.0.1 port with its storage in ``directory``, scraping ``targets``
-    (scrape job name -> host:port) every ``interval`` seconds, each target labelled with ``labels``
-    (as a PodMonitor labels a pod with its namespace), and evaluating the rules files ``rules``."""
+    (scrape job name -> its host:port targets) every ``interval`` seconds, each target labelled with
+    ``labels`` (as a PodMonitor labels a pod with its namespace), and evaluating the rules files
+    ``rules``."""
 
     def __init__(
         self,
         directory: Path,
-        targets: dict[str, str],
+        targets: dict[str, list[str]],
         labels: dict[str, str],
         rules: list[Path],
         interval: int = 1,
@@ -59,8 +60,8 @@ class Prometheus:
                     "global": {"scrape_interval": f"{interval}s", "evaluation_interval": f"{interval}s"},
                     "rule_files": [str(path) for path in rules],
                     "scrape_configs": [
-                        {"job_name": name, "static_configs": [{"targets": [target], "labels": labels}]}
-                        for name, target in targets.items()
+                        {"job_name": name, "static_configs": [{"targets": addresses, "labels": labels}]}
+                        for name, addresses in targets.items()
                     ],
                 }
             )
@@ -111,8 +112,12 @@ class Prometheus:
         return [{"metric": {}, "value": data["result"]}] if data["resultType"] == "scalar" else []
 
     def targets(self) -> dict[str, str]:
-        """The health of every active target, by scrape job name."""
-        return {t["labels"]["job"]: t["health"] for t in self.api("targets")["activeTargets"]}
+        """The health of every scrape job: "up" when each of its targets is, else a target's other health."""
+        health: dict[str, str] = {}
+        for target in self.api("targets")["activeTargets"]:
+            job = target["labels"]["job"]
+            health[job] = target["health"] if health.get(job, "up") == "up" else health[job]
+        return health
 
     def firing(self) -> set[str]:
         """The names of the alerts firing now."""

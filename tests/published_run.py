@@ -64,7 +64,8 @@ def published_run(broker, tmp_path_factory):
     job = CollectedOutput(start_ctr(*job_args(broker.bootstrap_servers, topics, work, *extra)))
     try:
         rows = wait_for_results(work / "results", expected, job)
-        metrics = scrape(port)
+        # The JobManager's reporter is on the port given, the TaskManager's on the next one.
+        metrics = scrape(port) + scrape(port + 1)
         read = [subprocess.CompletedProcess([], 1)]
 
         def all_on_the_topic() -> bool:

@@ -185,7 +185,8 @@ def job_args(
     join_bound_ms: int,
     out_of_orderness: str,
 ) -> list[str]:
-    """``ctr job``'s arguments for a test: its topics, its directories under ``work``, 1 s checkpoints."""
+    """``ctr job``'s arguments for a test: its topics, its directories under ``work``, 1 s checkpoints, the
+    Web UI on a free port (tests may run beside a demo on 8081)."""
     return [
         "job",
         *flags(
@@ -200,6 +201,7 @@ def job_args(
             window=f"{window_ms // 1000}s",
             join_bound=f"{join_bound_ms // 1000}s",
             out_of_orderness=out_of_orderness,
+            web_ui_port=0,
         ),
         *extra,
     ]

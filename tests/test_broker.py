@@ -24,6 +24,15 @@ def test_topics_are_created_with_their_partitions(broker, topics):
     broker.create_topics(topics.all())
 
 
+def test_a_cluster_id_that_starts_with_a_dash_formats(monkeypatch, tmp_path):
+    """A random id starts with "-" one time in 64 (URL-safe base64): not to be taken for an option."""
+    from ctr.broker import server
+
+    monkeypatch.setattr(server, "new_cluster_id", lambda: "-" + "A" * 21)
+    broker = KafkaBroker(tmp_path)
+    broker._format(broker._write_config())
+
+
 def test_port_taken_is_a_clear_error(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

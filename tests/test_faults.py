@@ -608,3 +608,73 @@ async def test_operator_killed_mid_change_converges_without_restarting_pods(kmoc
     assert template_changes == 0, "a restarted operator changed the pod template: the pods restarted"
     assert created_again == 0, "a restarted operator created objects again"
     assert not any("Traceback" in output for output in outputs), outputs
+
+
+def cluster_process(job: CollectedOutput, entry_class: str) -> list[psutil.Process]:
+    """The JVMs of the job's local cluster that run ``entry_class`` (the JobManager's or a TaskManager's)."""
+    return [p for p in jvms(job) if entry_class in " ".join(p.cmdline())]
+
+
+TASKMANAGER = "org.apache.flink.runtime.taskexecutor.TaskManagerRunner"
+JOBMANAGER = "org.apache.flink.container.entrypoint.StandaloneApplicationClusterEntryPoint"
+
+
+def kill_while_a_window_fires(
+    job: CollectedOutput, results: Path, checkpoints: Path, entry_class: str
+) -> str:
+    """SIGKILL one process of the cluster that runs ``entry_class`` just as a window fires; the newest
+    checkpoint then."""
+    wait_for(
+        lambda: read_results(results) and latest_checkpoint(checkpoints),
+        RESULT_TIMEOUT,
+        "a committed window and a retained checkpoint",
+        interval=0.2,
+    )
+    seen = in_progress_files(results)
+    wait_for(lambda: bool(in_progress_files(results) - seen), RESULT_TIMEOUT, "a window to fire", 0.02)
+    victims = cluster_process(job, entry_class)
+    assert victims, f"no {entry_class} under the job"
+    last = latest_checkpoint(checkpoints)
+    victims[0].send_signal(signal.SIGKILL)
+    return last
+
+
+@pytest.mark.slow
+def test_taskmanager_then_jobmanager_killed_while_windows_fire_restore_exactly(broker, topics, tmp_path):
+    """Two TaskManagers of one slot, parallelism 2: one TaskManager SIGKILLed (ctr starts another, the job
+    restarts from its latest checkpoint), then the JobManager (ctr job exits; started again with
+    --from-checkpoint latest). Recovery: from the kill to the next checkpoint that completes."""
+    results, checkpoints = tmp_path / "results", tmp_path / "checkpoints"
+    cluster = ("--taskmanagers", "2", "--task-slots", "1", "--parallelism", "2", "--jvm-heap", "384m")
+    cluster += ("--restart-strategy", "exponential-delay")  # as the FlinkDeployment runs it
+    producer = CollectedOutput(start_ctr(*producer_args(broker.bootstrap_servers, topics, 200, 31)))
+    job = start_job(broker.bootstrap_servers, topics, tmp_path, *cluster)
+    recovered = {}
+    try:
+        last = kill_while_a_window_fires(job, results, checkpoints, TASKMANAGER)
+        killed = time.monotonic()
+        job.wait_for_stderr(lambda line: "starting another" in line, 60, "a replacement TaskManager")
+        wait_for(lambda: latest_checkpoint(checkpoints) != last, 180, "a checkpoint after the restart", 0.2)
+        recovered["taskmanager"] = time.monotonic() - killed
+        assert job.process.poll() is None, "".join(job.stderr)[-3000:]
+
+        kill_while_a_window_fires(job, results, checkpoints, JOBMANAGER)
+        killed = time.monotonic()
+        assert job.finish(60) == 1, "".join(job.stderr)[-3000:]
+        last = latest_checkpoint(checkpoints)
+        job = start_job(broker.bootstrap_servers, topics, tmp_path, *cluster, "--from-checkpoint", "latest")
+        wait_for(lambda: latest_checkpoint(checkpoints) != last, 180, "a checkpoint after the restore", 0.2)
+        recovered["jobmanager"] = time.monotonic() - killed
+        stop(producer)
+        assert producer.process.returncode == 0, "".join(producer.stderr)[-2000:]
+        figures, _, _ = finish_and_compare(broker, topics, tmp_path, job)
+    finally:
+        stop(producer)
+        stop(job)
+    report_figures(
+        "faults",
+        "TaskManager, then JobManager SIGKILL while windows fire (2 TaskManagers, parallelism 2)",
+        **{f"{name}_kill_to_next_checkpoint": f"{value:.1f}s" for name, value in recovered.items()},
+        **figures,
+    )
+    assert figures["missing"] == figures["wrong"] == figures["twice"] == 0, figures

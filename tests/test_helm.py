@@ -430,7 +430,8 @@ def task_heap(process: float, config: dict) -> float:
     """MiB of task heap Flink's memory model leaves a TaskManager of this process size (Flink's defaults)."""
     flink = process - 256 - _clamp(0.1 * process, 192, 1024)  # metaspace, JVM overhead
     network = _clamp(0.1 * flink, 64, 1024)
-    managed = float(config.get("taskmanager.memory.managed.fraction", 0.4)) * flink
+    size = config.get("taskmanager.memory.managed.size")
+    managed = _mib(size) if size else 0.4 * flink
     return flink - network - managed - 128 - 128  # framework heap and off-heap; no task off-heap
 
 
@@ -441,14 +442,16 @@ def jobmanager_heap(process: float) -> float:
 
 PROFILES = {"default": [], "small": ["--values", str(ROOT / "helm" / "values-small.yaml")]}
 #: Task heap per TaskManager and JobManager heap, MiB, as values.yaml, values-small.yaml and README state.
-STATED_HEAPS = {"default": (1172, 960), "small": (256, 288)}
+STATED_HEAPS = {"default": (1108, 960), "small": (192, 288)}
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 def test_each_profile_leaves_flink_a_sane_heap(helm, chart, profile):
     spec = next(d for d in render(helm, chart, *PROFILES[profile]) if d["kind"] == "FlinkDeployment")["spec"]
     config = spec["flinkConfiguration"]
-    assert config["taskmanager.memory.managed.fraction"] == "0", "heap state and no Python UDFs"
+    assert config["taskmanager.memory.managed.size"] == "64m", (
+        "heap state, no Python UDFs: SQL's windows only"
+    )
     tm = task_heap(_mib(spec["taskManager"]["resource"]["memory"]), config)
     jm = jobmanager_heap(_mib(spec["jobManager"]["resource"]["memory"]))
     assert tm >= 128 * int(config["taskmanager.numberOfTaskSlots"]), f"{tm} MiB of task heap"

@@ -1,4 +1,5 @@
-"""The CTR job on a real PyFlink mini-cluster against the real broker, checked against the reference."""
+"""The CTR job on its local Flink cluster (a JobManager and a TaskManager) against the real broker,
+checked against the reference."""
 
 import json
 import random
@@ -248,7 +249,7 @@ def test_unbuilt_or_tampered_java_module_fails_fast_in_one_line(tmp_path):
         jar.write(b"\0")
     result = run_ctr(*unreachable, env={"CTR_JOB_JARS_DIR": str(tmp_path / "built")})
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
-    assert f"{tampered} has SHA-256" in result.stderr and "pins" in result.stderr
+    assert f"{tampered} has SHA-256" in result.stderr and "pinned" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -260,6 +261,9 @@ def test_unbuilt_or_tampered_java_module_fails_fast_in_one_line(tmp_path):
         (["--checkpoint-interval", "0ms"], {}, "--checkpoint-interval"),
         (["--parallelism", "0"], {}, "--parallelism"),
         (["--flink-log-level", "LOUD"], {}, "--flink-log-level"),
+        (["--taskmanagers", "0"], {}, "--taskmanagers"),
+        (["--task-slots", "many"], {}, "--task-slots"),
+        (["--web-ui-port", "70000"], {}, "--web-ui-port"),
         ([], {"CTR_OUT_OF_ORDERNESS": "soon"}, "CTR_OUT_OF_ORDERNESS"),
     ],
 )

@@ -1,4 +1,4 @@
-"""Every part's Prometheus endpoint, scraped in a real run here: the job on its mini-cluster, the
+"""Every part's Prometheus endpoint, scraped in a real run here: the job on its local cluster, the
 producer against the broker, the operator against kmock; and the Grafana dashboard's queries, whose
 series must be ones these parts expose."""
 

@@ -121,6 +121,8 @@ def test_short_demo_commits_windows_consistent_with_the_producer(tmp_path):
         "2s",
         "--idle-timeout",
         "2s",
+        "--web-ui-port",
+        "0",
         timeout=240,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -135,6 +137,7 @@ def test_short_demo_commits_windows_consistent_with_the_producer(tmp_path):
     assert sum(row["clicks"] for row in rows) <= int(sent.group(2))
     assert "true CTR" in result.stdout
     assert "committed 6-8s after it ends" in result.stdout and "\r" not in result.stdout, result.stdout
+    assert re.search(r"Flink Web UI at http://127\.0\.0\.1:\d+\. ", result.stdout), result.stdout
     assert re.search(
         r"peak resident memory \(JVM and Python\) was [\d,]+ MiB with --jvm-heap 1g", result.stdout
     )

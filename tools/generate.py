@@ -1,5 +1,6 @@
 """Write the files generated from the settings registry: the Producer CRD, the chart's values schema,
-the chart's copy of ``ctr job``'s defaults.
+the chart's copy of ``ctr job``'s defaults; and the FlinkDeployment's ``flinkConfiguration`` from the one
+definition of the cluster's Flink configuration (``ctr_job.cluster_config``).
 
 Run: python tools/generate.py   (``make generate``); ``--check`` fails, naming the file, when one is stale
 (a test runs it).
@@ -13,12 +14,17 @@ from typing import Any
 
 from ctr.settings.models import JobSettings
 from ctr.settings.schema import properties
+from ctr_job.cluster_config import chart_block
 from ctr_operator.crd import crd_yaml
 from ctr_operator.spec import ProducerSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 CRD_FILES = (ROOT / "k8s" / "producer-crd.yaml", ROOT / "helm" / "crds" / "producer-crd.yaml")
 VALUES_SCHEMA = ROOT / "helm" / "values.schema.json"
+FLINK_DEPLOYMENT = ROOT / "helm" / "templates" / "job" / "flink-deployment.yaml"
+#: The lines of FLINK_DEPLOYMENT between these two (its flinkConfiguration) are generated.
+BLOCK_START = "    # generated from job/ctr_job/cluster_config.py (make generate): edit it there\n"
+BLOCK_END = "    # end of the generated block\n"
 #: ``ctr job``'s defaults of the settings in job.settings, for templates that need a value unset there
 #: (helm hides values.schema.json from ``.Files``).
 JOB_DEFAULTS = ROOT / "helm" / "files" / "job-defaults.json"
@@ -39,8 +45,6 @@ CHART_SETS_FOR_THE_JOB = {
     "results_topic",
     "publish_results",
 }
-#: ``ctr job`` settings of the local JVM only (the FlinkDeployment sizes the cluster's): not in job.settings.
-LOCAL_ONLY = {"jvm_heap"}
 
 
 def _object(props: dict[str, Any], description: str) -> dict[str, Any]:
@@ -50,9 +54,7 @@ def _object(props: dict[str, Any], description: str) -> dict[str, Any]:
 def values_schema(current: dict[str, Any]) -> dict[str, Any]:
     """The chart's values schema with its ``job.settings`` and ``producer`` blocks from the models."""
     schema = json.loads(json.dumps(current))
-    job_fields = [
-        name for name in JobSettings.model_fields if name not in CHART_SETS_FOR_THE_JOB | LOCAL_ONLY
-    ]
+    job_fields = [name for name in JobSettings.model_fields if name not in CHART_SETS_FOR_THE_JOB]
     schema["properties"]["job"]["properties"]["settings"] = _object(
         properties(JobSettings, job_fields),
         "flags of `ctr job` by camelCase name (generated from ctr's settings)",
@@ -73,6 +75,12 @@ def values_schema(current: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def with_flink_configuration(template: str) -> str:
+    """The FlinkDeployment ``template`` with its generated ``flinkConfiguration`` block rewritten."""
+    start = template.index(BLOCK_START) + len(BLOCK_START)
+    return template[:start] + chart_block() + template[template.index(BLOCK_END) :]
+
+
 def generated() -> dict[Path, str]:
     """Each generated file and the text it must hold."""
     files = {path: crd_yaml() for path in CRD_FILES}
@@ -81,6 +89,7 @@ def generated() -> dict[Path, str]:
     settings = schema["properties"]["job"]["properties"]["settings"]["properties"]
     defaults = {name: field["default"] for name, field in settings.items() if "default" in field}
     files[JOB_DEFAULTS] = json.dumps(defaults, indent=2) + "\n"
+    files[FLINK_DEPLOYMENT] = with_flink_configuration(FLINK_DEPLOYMENT.read_text())
     return files
 
 

@@ -1,8 +1,8 @@
-"""``ctr job``: run the CTR job on a local Flink mini-cluster (or as the FlinkDeployment's Python driver)."""
+"""The CTR job's program: what Flink's Python driver runs in the JobManager (``flink_entry.py``), in the
+FlinkDeployment and on ``ctr job``'s local cluster (``ctr_job.launcher``)."""
 
 import argparse
 import logging
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 from ctr.durations import format_duration
 from ctr.logs import add_log_level_flag, configure_logging
 from ctr.processes import stop_event
-from ctr.settings.command_line import add_command, add_flags, resolve
+from ctr.settings.command_line import add_flags, resolve
 from ctr.settings.models import JobSettings
 from ctr_job.campaign_gauge import with_campaign_gauge
 from ctr_job.checkpoints import latest_checkpoint
@@ -18,19 +18,11 @@ from ctr_job.jars import JarError, built_jars
 from ctr_job.plan import build_plan
 from ctr_job.preflight import PreflightError, check_checkpoint, check_writable_dir, wait_for_topics
 from ctr_job.results_topic import with_results_topic
-from ctr_job.runtime import (
-    flink_configuration,
-    prepare_jvm_environment,
-    put_reporter_on_classpath,
-    table_environment,
-)
+from ctr_job.runtime import flink_configuration, table_environment
 from ctr_job.sql import JobSql
 
 log = logging.getLogger("ctr.job")
 STATUS_POLL = 1.0
-
-
-SUMMARY = "run the CTR job (Flink SQL) on a local mini-cluster"
 
 
 def description() -> str:
@@ -44,13 +36,8 @@ def description() -> str:
     )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``job`` subcommand to the ``ctr`` command."""
-    add_command(subparsers, "job", SUMMARY, description(), JobSettings, run)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the job on its own (the FlinkDeployment's Python driver): ``ctr job``'s flags, no other command."""
+    """Run the job's program (in the JobManager, under Flink's Python driver): the job's flags."""
     parser = argparse.ArgumentParser(prog="ctr job", description=description())
     add_log_level_flag(parser)
     add_flags(parser, JobSettings)
@@ -72,7 +59,8 @@ def job_jars(choice: str) -> list[Path]:
     return paths
 
 
-def _restore_point(settings: JobSettings) -> Path | None:
+def restore_point(settings: JobSettings) -> Path | None:
+    """The checkpoint ``--from-checkpoint`` names (the newest retained one for 'latest'), or None."""
     choice = settings.from_checkpoint
     if choice is None:
         return None
@@ -131,7 +119,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         check_writable_dir(Path(settings.checkpoint_dir), "checkpoint directory")
         check_writable_dir(Path(settings.output_dir), "output directory")
         check_writable_dir(Path(settings.log_dir), "log directory")
-        restore_from = _restore_point(settings)
+        restore_from = restore_point(settings)
         wait_for_topics(
             settings.bootstrap_servers,
             (settings.impressions_topic, settings.clicks_topic, settings.dlq_topic)
@@ -142,13 +130,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"ctr job: {err}", file=sys.stderr, flush=True)
         return 1
     tmp_dir = Path(settings.log_dir) / "tmp"
-    prepare_jvm_environment(Path(settings.log_dir), settings.flink_log_level, tmp_dir, settings.jvm_heap)
-    if settings.metrics_port is not None:
-        put_reporter_on_classpath()
-    try:
-        return _run_flink(settings, flink_configuration(settings, jars, tmp_dir, restore_from), restore_from)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return _run_flink(settings, flink_configuration(settings, jars, tmp_dir, restore_from), restore_from)
 
 
 def _run_flink(settings: JobSettings, configuration: dict[str, str], restore_from: Path | None) -> int:

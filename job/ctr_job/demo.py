@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ctr.broker import BrokerError, KafkaBroker
-from ctr.processes import stop_event
+from ctr.processes import free_port, stop_event
 from ctr.reference import format_time
 from ctr.settings.command_line import add_command, env_var, environment, resolve
-from ctr.settings.models import DemoSettings, JobSettings, ProducerSettings
+from ctr.settings.models import DemoSettings, JobSettings, LocalJobSettings, ProducerSettings
 from ctr.topics import TopicNames
 from ctr_job.memory import tree_rss
 from ctr_job.progress import Progress, ProgressReader
@@ -23,7 +23,7 @@ from ctr_job.results import format_table, read_results
 
 #: The demo's settings that it hands on to the producer and to the job (its duration is its own).
 PRODUCER_FIELDS = (set(DemoSettings.model_fields) & set(ProducerSettings.model_fields)) - {"duration"}
-JOB_FIELDS = set(DemoSettings.model_fields) & set(JobSettings.model_fields)
+JOB_FIELDS = (set(DemoSettings.model_fields) & set(LocalJobSettings.model_fields)) - {"web_ui_port"}
 STOP_TIMEOUT = 60.0
 
 
@@ -114,6 +114,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         broker.create_topics()
         common = {env_var("bootstrap_servers"): broker.bootstrap_servers}
+        web_ui_port = config.web_ui_port or free_port()
         job = _start(
             "job",
             {
@@ -122,6 +123,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 env_var("output_dir"): str(results),
                 env_var("checkpoint_dir"): str(checkpoints),
                 env_var("log_dir"): str(logs / "flink"),
+                env_var("web_ui_port"): str(web_ui_port),
             },
             logs / "job.log",
         )
@@ -135,8 +137,10 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         due = next_commit(config, time.time())
         print(
             f"ctr demo: broker {broker.bootstrap_servers}, producer at {config.rate:g} impressions/s, "
-            f"job starting (heap {config.jvm_heap}). A window is committed {earliest:g}-{latest:g}s after "
-            "it ends (join bound + out-of-orderness + up to one checkpoint interval): the first, ending "
+            f"job starting on {config.taskmanagers} TaskManager(s) (heap {config.jvm_heap}), "
+            f"Flink Web UI at http://127.0.0.1:{web_ui_port}. "
+            f"A window is committed {earliest:g}-{latest:g}s after it ends (join bound + "
+            "out-of-orderness + up to one checkpoint interval): the first, ending "
             f"{format_time(round((due - latest) * 1000))[11:]} UTC, by about "
             f"{format_time(round(due * 1000))[11:]} UTC. Ctrl-C stops.",
             flush=True,

@@ -53,7 +53,7 @@ def _register_click_flags(table_env: Any, sql: JobSql, exchange_only: bool) -> N
     }
     for source, stream in streams.items():
         reason = FLAG_INPUT_COLUMNS[source].index("reason")
-        dead = DataStream(flags_class.malformed(stream, reason))
+        dead = DataStream(flags_class.malformed(stream, reason, source))
         table_env.create_temporary_view(f"dead_{source}", table_env.from_data_stream(dead))
     if exchange_only:
         flags = DataStream(flags_class.exchangeOnly(streams["impressions"], streams["clicks"]))

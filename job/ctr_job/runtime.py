@@ -80,19 +80,6 @@ def prometheus_reporter(port: int) -> dict[str, str]:
     }
 
 
-def put_reporter_on_classpath() -> None:
-    """Put PyFlink's Prometheus reporter jar (its plugins folder) on the local JVM's classpath, where the
-    mini-cluster looks for reporters; PyFlink appends ``HADOOP_CLASSPATH`` to the classpath it builds.
-
-    Must run before the first PyFlink call starts the JVM.
-    """
-    import pyflink
-
-    jars = sorted((Path(pyflink.__file__).parent / "plugins" / "metrics-prometheus").glob("*.jar"))
-    given = os.environ.get("HADOOP_CLASSPATH", "")
-    os.environ["HADOOP_CLASSPATH"] = os.pathsep.join(part for part in (given, *map(str, jars)) if part)
-
-
 def flink_configuration(
     settings: JobSettings, jars: list[Path], tmp_dir: Path, restore_from: Path | None
 ) -> dict[str, str]:
@@ -116,6 +103,9 @@ def flink_configuration(
         # and commits again with the next checkpoint that succeeds (docs/reliability.md).
         "execution.checkpointing.tolerable-failed-checkpoints": str(2**31 - 1),
         "state.backend.type": "hashmap",
+        # A uid for every SQL operator (the Java ones set theirs): a checkpoint then maps onto the job
+        # at another parallelism, where Flink's generated ids, which follow the chaining, differ.
+        "table.exec.uid.generation": "ALWAYS",
         **RESTART_STRATEGIES[settings.restart_strategy](settings.restart_attempts),
         "io.tmp.dirs": str(tmp_dir.resolve()),
     }

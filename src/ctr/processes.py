@@ -85,6 +85,15 @@ class ChildProcess:
                 raise TimeoutError
             time.sleep(0.1)
 
+    def wait_exit(self, timeout: float) -> int | None:
+        """Wait up to ``timeout`` seconds for it to exit; its exit code, or None while it still runs."""
+        if self.process is None:
+            return None
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def exit_code(self) -> int | None:
         """None while it runs (or was never started), else its exit code."""
         return None if self.process is None else self.process.poll()

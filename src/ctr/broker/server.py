@@ -123,7 +123,10 @@ class KafkaBroker:
         ]
 
     def _format(self, config: Path) -> None:
-        command = self._java("kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config))
+        # One argument: an id may start with "-", which the tool would take for an option.
+        command = self._java(
+            "kafka.tools.StorageTool", "format", f"--cluster-id={new_cluster_id()}", "-c", str(config)
+        )
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             output = (result.stderr.strip() or result.stdout.strip()).splitlines() or ["no output"]

@@ -200,8 +200,21 @@ JvmHeap = Annotated[
     Field(
         "1g",
         pattern=r"^[1-9][0-9]*[mg]$",
-        description="maximum heap of the job's local Flink JVM (-Xmx), e.g. 512m, 1g, 4g "
-        "(a -Xmx in JVM_ARGS wins; the job image's JVM is sized by the FlinkDeployment instead)",
+        description="heap of each JVM of the local Flink cluster, e.g. 512m, 1g, 4g: the JobManager's "
+        "heap and each TaskManager's task heap (the job image's are sized by the FlinkDeployment instead)",
+    ),
+]
+TaskManagers = Annotated[
+    int, Field(1, ge=1, le=16, description="TaskManager processes of the local Flink cluster")
+]
+TaskSlots = Annotated[int, Field(2, ge=1, le=64, description="task slots of each local TaskManager")]
+WebUiPort = Annotated[
+    int,
+    Field(
+        8081,
+        ge=0,
+        le=65535,
+        description="port of the local Flink cluster's Web UI and REST API on 127.0.0.1 (0: a free one)",
     ),
 ]
 

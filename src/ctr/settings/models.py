@@ -142,6 +142,14 @@ class JobSettings(KafkaSettings):
     results_topic: f.ResultsTopic
     publish_results: f.PublishResults
     metrics_port: f.MetricsPort
+
+
+class LocalJobSettings(JobSettings):
+    """``ctr job``: the job's settings, and the local Flink cluster it runs on."""
+
+    taskmanagers: f.TaskManagers
+    task_slots: f.TaskSlots
+    web_ui_port: f.WebUiPort
     jvm_heap: f.JvmHeap
 
 
@@ -190,5 +198,7 @@ class DemoSettings(Settings):
     idle_timeout: f.IdleTimeout
     parallelism: f.Parallelism
     publish_results: f.PublishResults
+    taskmanagers: f.TaskManagers
+    web_ui_port: f.WebUiPort
     jvm_heap: f.JvmHeap
     broker_heap: f.BrokerHeap

@@ -4,8 +4,8 @@ from ctr.settings.command_line import default_text, env_var, flag
 from ctr.settings.models import (
     BrokerSettings,
     DemoSettings,
-    JobSettings,
     LiveSettings,
+    LocalJobSettings,
     OperatorSettings,
     ProducerSettings,
     Settings,
@@ -14,7 +14,7 @@ from ctr.settings.models import (
 #: Which ``ctr`` subcommand takes which settings.
 COMMAND_SETTINGS: dict[str, type[Settings]] = {
     "produce": ProducerSettings,
-    "job": JobSettings,
+    "job": LocalJobSettings,
     "demo": DemoSettings,
     "operator": OperatorSettings,
     "broker": BrokerSettings,

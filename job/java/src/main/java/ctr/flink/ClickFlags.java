@@ -106,14 +106,23 @@ public final class ClickFlags {
     /**
      * The valid impressions and clicks joined into one {@code (campaign_id, ts, clicked)} row per
      * impression; the late events are its side outputs ({@link #lateImpressions}, {@link #lateClicks}).
+     *
+     * <p>Each operator has a fixed uid, so that a checkpoint maps onto the job at another parallelism
+     * (Flink's generated ids depend on the chaining, which the parallelism changes).
      */
     public static SingleOutputStreamOperator<Row> flags(
             DataStream<RowData> impressions, DataStream<RowData> clicks, long joinBoundMs) {
-        DataStream<Tuple5<String, String, Long, Integer, Long>> shown = impressions.flatMap(new ValidImpressions());
-        DataStream<Tuple4<String, Long, Integer, Long>> clicked = clicks.flatMap(new ValidClicks());
+        DataStream<Tuple5<String, String, Long, Integer, Long>> shown =
+                impressions
+                        .flatMap(new ValidImpressions())
+                        .name("valid impressions")
+                        .uid("ctr-valid-impressions");
+        DataStream<Tuple4<String, Long, Integer, Long>> clicked =
+                clicks.flatMap(new ValidClicks()).name("valid clicks").uid("ctr-valid-clicks");
         return shown.connect(clicked)
                 .keyBy(impression -> impression.f0, click -> click.f0, Types.STRING)
-                .transform("click flags", FLAG_TYPE, new FlagsOperator(joinBoundMs));
+                .transform("click flags", FLAG_TYPE, new FlagsOperator(joinBoundMs))
+                .uid("ctr-click-flags");
     }
 
     /** The dead letters of the late impressions of {@link #flags}' operator. */
@@ -159,9 +168,12 @@ public final class ClickFlags {
                 table, table.getResolvedSchema().toPhysicalRowDataType().bridgedTo(RowData.class));
     }
 
-    /** The malformed rows of a converted source (those with a reason): the dead letters. */
-    public static DataStream<RowData> malformed(DataStream<RowData> events, int reasonField) {
-        return events.filter(row -> !row.isNullAt(reasonField));
+    /** The malformed rows of a converted source (those with a reason), the dead letters of {@code source}. */
+    public static DataStream<RowData> malformed(
+            DataStream<RowData> events, int reasonField, String source) {
+        return events.filter(row -> !row.isNullAt(reasonField))
+                .name("malformed " + source)
+                .uid("ctr-malformed-" + source);
     }
 
     /**
