@@ -8,12 +8,10 @@ each run its tasks; one that exits is replaced, as Kubernetes restarts a pod.
 
 import argparse
 import shutil
-import signal
 import sys
-import threading
 from pathlib import Path
 
-from ctr.processes import ChildExited, free_port
+from ctr.processes import ChildExited, free_port, stop_event
 from ctr.settings.command_line import add_command, flags, resolve
 from ctr.settings.models import JobSettings, LocalJobSettings
 from ctr_job.cli import description, job_jars, restore_point
@@ -136,17 +134,15 @@ class DriverOutput:
 def supervise(cluster: LocalCluster, settings: LocalJobSettings, program: list[str]) -> int:
     """Run the cluster: the job's lines shown, exited TaskManagers replaced, until the job ends (its
     exit code), the JobManager is lost (1) or a signal cancels the job (0)."""
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_event()
     say(f"Flink Web UI at {cluster.web_ui}; logs in {cluster.work}")
-    output = DriverOutput(cluster.jobmanager.log_path)
+    output = DriverOutput(cluster.jobmanager_output)
     try:
         cluster.start(ENTRY_CLASS, program, stopped=stop.is_set)
     except (ChildExited, TimeoutError) as err:
         output.show_new_lines()
         reason = err or "no REST API in time"
-        say(f"the JobManager did not start ({reason}); see {cluster.jobmanager.log_path}")
+        say(f"the JobManager did not start ({reason}); see {cluster.jobmanager_output}")
         return 1
     job_id = None
     while not stop.wait(POLL):

@@ -75,7 +75,7 @@ def local_configuration(
         "jobmanager.memory.heap.size": heap,
         "taskmanager.memory.task.heap.size": heap,
     }
-    dropped = ("jobmanager.memory.process.size", "taskmanager.memory.process.size")
+    dropped: tuple[str, ...] = ("jobmanager.memory.process.size", "taskmanager.memory.process.size")
     if not metrics:
         dropped += ("metrics.reporter.prom.",)
     merged = {**distribution_configuration(), **cluster, **options}
@@ -105,7 +105,8 @@ class LocalCluster:
         self.work = work.resolve()
         self.rest_port = int(configuration["rest.port"])
         self.taskmanagers = taskmanagers
-        self.jobmanager = ChildProcess(self.work / "jobmanager.out")
+        self.jobmanager_output = self.work / "jobmanager.out"
+        self.jobmanager = ChildProcess(self.jobmanager_output)
         self.taskmanager_processes: list[ChildProcess] = []
         self._env = self._prepare(configuration, jars, log_level)
 
