@@ -111,21 +111,31 @@ def _root_cause(error: BaseException) -> str:
     return java.toString()
 
 
+def checked_inputs(settings: JobSettings) -> tuple[list[Path], Path | None]:
+    """What the job needs, checked before it starts: its jars, writable directories, the checkpoint to
+    restore from (if any), and its topics on Kafka (waited for up to --kafka-wait).
+
+    Raises JarError or PreflightError, whose text says what is wrong.
+    """
+    jars = job_jars(settings.job_jars)
+    check_writable_dir(Path(settings.checkpoint_dir), "checkpoint directory")
+    check_writable_dir(Path(settings.output_dir), "output directory")
+    check_writable_dir(Path(settings.log_dir), "log directory")
+    restore_from = restore_point(settings)
+    wait_for_topics(
+        settings.bootstrap_servers,
+        (settings.impressions_topic, settings.clicks_topic, settings.dlq_topic)
+        + ((settings.results_topic,) if settings.publish_results else ()),
+        settings.kafka_wait,
+    )
+    return jars, restore_from
+
+
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Start the job, wait until it ends or is stopped (SIGTERM/SIGINT cancel it), return the exit code."""
     settings = resolve(parser, args, JobSettings)
     try:
-        jars = job_jars(settings.job_jars)
-        check_writable_dir(Path(settings.checkpoint_dir), "checkpoint directory")
-        check_writable_dir(Path(settings.output_dir), "output directory")
-        check_writable_dir(Path(settings.log_dir), "log directory")
-        restore_from = restore_point(settings)
-        wait_for_topics(
-            settings.bootstrap_servers,
-            (settings.impressions_topic, settings.clicks_topic, settings.dlq_topic)
-            + ((settings.results_topic,) if settings.publish_results else ()),
-            settings.kafka_wait,
-        )
+        jars, restore_from = checked_inputs(settings)
     except (JarError, PreflightError) as err:
         print(f"ctr job: {err}", file=sys.stderr, flush=True)
         return 1

@@ -14,11 +14,11 @@ from pathlib import Path
 from ctr.processes import ChildExited, free_port, stop_event
 from ctr.settings.command_line import add_command, flags, resolve
 from ctr.settings.models import JobSettings, LocalJobSettings
-from ctr_job.cli import description, job_jars, restore_point
+from ctr_job.cli import checked_inputs, description
 from ctr_job.cluster_config import Places, cluster_configuration
 from ctr_job.jars import JarError
 from ctr_job.local_cluster import LocalCluster, local_configuration
-from ctr_job.preflight import PreflightError, check_writable_dir, wait_for_topics
+from ctr_job.preflight import PreflightError
 
 SUMMARY = "run the CTR job (Flink SQL) on a local Flink cluster (a JobManager and TaskManagers)"
 #: The Python driver the FlinkDeployment names as its entry class, and the module it runs.
@@ -77,17 +77,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     cancels it; stop every process started; return the exit code."""
     settings = resolve(parser, args, LocalJobSettings)
     try:
-        jars = job_jars(settings.job_jars)
-        check_writable_dir(Path(settings.checkpoint_dir), "checkpoint directory")
-        check_writable_dir(Path(settings.output_dir), "output directory")
-        check_writable_dir(Path(settings.log_dir), "log directory")
-        restore_from = restore_point(settings)
-        wait_for_topics(
-            settings.bootstrap_servers,
-            (settings.impressions_topic, settings.clicks_topic, settings.dlq_topic)
-            + ((settings.results_topic,) if settings.publish_results else ()),
-            settings.kafka_wait,
-        )
+        jars, restore_from = checked_inputs(settings)
     except (JarError, PreflightError) as err:
         say(str(err))
         return 1
