@@ -66,7 +66,7 @@ def cluster_configuration(places: Places) -> dict[str, str]:
 CHART_PLACES = Places(
     checkpoint_dir="{{ $checkpoints }}",
     ha_dir="{{ $data }}/ha",
-    slots="{{ .Values.job.taskManager.slots | quote }}",
+    slots="{{ .Values.job.taskSlots | quote }}",
     metrics_port="{{ .Values.metrics.jobPort | quote }}",
 )
 
