@@ -2,6 +2,7 @@
 FlinkDeployment run as rendered, parallelism and rescaling over two TaskManagers, checked against the
 reference."""
 
+import sys
 import time
 from pathlib import Path
 
@@ -229,11 +230,12 @@ def test_a_job_that_fails_for_good_exits_1_naming_its_root_cause(broker, topics,
 def test_the_local_configuration_is_the_cluster_s_over_the_distribution_s_with_local_places(tmp_path):
     options = cluster_configuration(Places(str(tmp_path / "chk"), str(tmp_path / "ha"), "2", "9249-9250"))
     local = local_configuration(options, 8082, tmp_path / "tmp", "512m", metrics=True)
-    places = {"high-availability.type", "rest.port", "io.tmp.dirs"}
+    places = {"high-availability.type", "rest.port", "io.tmp.dirs", "python.client.executable"}
     assert {key: local[key] for key in options if key not in places} == {
         key: value for key, value in options.items() if key not in places
     }
     assert local["high-availability.type"] == "NONE" and local["rest.bind-address"] == "127.0.0.1"
+    assert local["python.client.executable"] == sys.executable, "ctr's own interpreter, not the image's"
     assert local["taskmanager.memory.task.heap.size"] == local["jobmanager.memory.heap.size"] == "512m"
     assert "taskmanager.memory.process.size" not in local, "the heap sizes the processes"
     assert local["env.java.opts.all"], "the distribution's JVM options (Java 17's --add-opens) are kept"

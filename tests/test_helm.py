@@ -255,6 +255,22 @@ def test_in_the_cluster_the_job_restarts_without_end_and_the_operator_restarts_a
     assert args[args.index("--kafka-wait") + 1] == "10m"
 
 
+def test_the_task_slots_are_one_setting_of_one_name_and_one_default(helm, chart):
+    """The chart's job.taskSlots is ``--task-slots`` by its camelCase name, its default the setting's
+    (tools/generate.py writes it into values.yaml); the FlinkDeployment hands it to Flink, a profile
+    overrides it."""
+    from ctr.settings.models import LocalJobSettings
+
+    info = LocalJobSettings.model_fields["task_slots"]
+    values = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["job"]
+    assert info.alias == "taskSlots" and values[info.alias] == info.default
+    assert "slots" not in values["taskManager"], "one name: job.taskSlots"
+    config = flink_deployment(helm, chart)["spec"]["flinkConfiguration"]
+    assert config["taskmanager.numberOfTaskSlots"] == str(info.default)
+    small = next(d for d in render(helm, chart, *PROFILES["small"]) if d["kind"] == "FlinkDeployment")
+    assert small["spec"]["flinkConfiguration"]["taskmanager.numberOfTaskSlots"] == "1"
+
+
 def test_job_settings_in_values_become_flags_the_job_takes(helm, chart):
     args = flink_deployment_with(
         helm, chart, "--set", "job.settings.window=1m", "--set", "job.settings.restartAttempts=5"

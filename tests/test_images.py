@@ -3,10 +3,13 @@
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.specifiers import SpecifierSet
 
+from ctr_job.cluster_config import CHART_PLACES, IMAGE_PYTHON, cluster_configuration
 from ctr_job.jars import CHECKSUMS, JAR, built_jars, jars_dir, pinned
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +66,61 @@ def test_pyflink_is_built_in_a_stage_with_a_compiler_and_the_final_image_has_non
     stages = _stages(JOB)
     builder = next(stage for stage in stages if stage.startswith("flink AS python"))
     final = stages[-1]
-    assert "build-essential" in builder and "python3-dev" in builder and "apache-flink==" in builder
+    assert "build-essential" in builder and "apache-flink==" in builder
     assert "build-essential" not in final and "COPY --from=python /opt/venv /opt/venv" in final
     assert re.search(r"^USER 9999$", final, re.M), "the final image runs as flink"
+
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def _tested_minor() -> str:
+    """The one Python minor version ``requires-python`` allows."""
+    allowed = SpecifierSet(PYPROJECT["project"]["requires-python"])
+    minors = [f"3.{n}" for n in range(30) if any(f"3.{n}.{p}" in allowed for p in (0, 99))]
+    assert len(minors) == 1, f"requires-python allows {minors}: only the version the suite runs on"
+    return minors[0]
+
+
+def test_the_job_image_s_python_is_the_minor_version_requires_python_allows():
+    """The image installs CPython ``PYTHON_VERSION`` (uv, python-build-standalone), not Ubuntu's python3."""
+    version = re.search(r"^ARG PYTHON_VERSION=(\d+\.\d+\.\d+)$", JOB, re.M).group(1)
+    assert _minor(version) == _tested_minor()
+    builder = next(stage for stage in _stages(JOB) if stage.startswith("flink AS python"))
+    assert "ARG PYTHON_VERSION\n" in builder and 'uv python install --no-bin "${PYTHON_VERSION}"' in builder
+    installs = re.findall(r"apt-get install .*", JOB)
+    assert installs and not [line for line in installs if "python" in line], "no Ubuntu Python"
+    uv = re.search(r"^ARG UV_VERSION=(\S+)$", JOB, re.M).group(1)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", uv) and "FROM ghcr.io/astral-sh/uv:${UV_VERSION} AS uv\n" in JOB
+
+
+def test_the_job_image_has_its_interpreter_where_its_virtualenv_and_the_chart_look():
+    """The virtualenv links to the interpreter in UV_PYTHON_INSTALL_DIR: the final image copies both to
+    the same paths, and the FlinkDeployment's driver runs the virtualenv's python."""
+    builder = next(stage for stage in _stages(JOB) if stage.startswith("flink AS python"))
+    final = _stages(JOB)[-1]
+    python_dir = re.search(r"^ENV UV_PYTHON_INSTALL_DIR=(\S+)", builder, re.M).group(1)
+    venv = re.search(r"-m venv (\S+)$", builder, re.M).group(1)
+    assert f"COPY --from=python {python_dir} {python_dir}\n" in final
+    assert f"COPY --from=python {venv} {venv}\n" in final and f"ENV PATH={venv}/bin:$PATH" in final
+    assert IMAGE_PYTHON == f"{venv}/bin/python"
+    assert cluster_configuration(CHART_PLACES)["python.client.executable"] == IMAGE_PYTHON
+
+
+@pytest.mark.parametrize("part", ["producer", "operator"])
+def test_the_producer_and_operator_images_are_on_the_same_python(part):
+    base = re.search(r"^FROM python:(\d+\.\d+)-slim$", (ROOT / part / "Dockerfile").read_text(), re.M)
+    assert base and base.group(1) == _tested_minor()
+
+
+def test_the_suite_and_the_type_and_style_checks_are_on_that_python():
+    """The suite runs (CI: Debian's /usr/bin/python3) on the minor version the images have; mypy and
+    ruff check for it."""
+    minor = _tested_minor()
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" == minor
+    assert PYPROJECT["tool"]["mypy"]["python_version"] == minor
+    assert PYPROJECT["tool"]["ruff"]["target-version"] == "py" + minor.replace(".", "")

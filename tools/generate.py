@@ -1,6 +1,7 @@
 """Write the files generated from the settings registry: the Producer CRD, the chart's values schema,
-the chart's copy of ``ctr job``'s defaults; and the FlinkDeployment's ``flinkConfiguration`` from the one
-definition of the cluster's Flink configuration (``ctr_job.cluster_config``).
+the chart's copy of ``ctr job``'s defaults, the chart's default ``job.taskSlots`` (``--task-slots``); and
+the FlinkDeployment's ``flinkConfiguration`` from the one definition of the cluster's Flink configuration
+(``ctr_job.cluster_config``).
 
 Run: python tools/generate.py   (``make generate``); ``--check`` fails, naming the file, when one is stale
 (a test runs it).
@@ -8,11 +9,12 @@ Run: python tools/generate.py   (``make generate``); ``--check`` fails, naming t
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from ctr.settings.models import JobSettings
+from ctr.settings.models import JobSettings, LocalJobSettings
 from ctr.settings.schema import properties
 from ctr_job.cluster_config import chart_block
 from ctr_operator.crd import crd_yaml
@@ -21,6 +23,10 @@ from ctr_operator.spec import ProducerSpec
 ROOT = Path(__file__).resolve().parent.parent
 CRD_FILES = (ROOT / "k8s" / "producer-crd.yaml", ROOT / "helm" / "crds" / "producer-crd.yaml")
 VALUES_SCHEMA = ROOT / "helm" / "values.schema.json"
+VALUES = ROOT / "helm" / "values.yaml"
+#: ``ctr job``'s settings of the local Flink cluster that the chart sets as ``job.<camelCase name>``,
+#: their default the setting's (the chart's TaskManagers are the local cluster's).
+CHART_CLUSTER_SETTINGS = ["task_slots"]
 FLINK_DEPLOYMENT = ROOT / "helm" / "templates" / "job" / "flink-deployment.yaml"
 #: The lines of FLINK_DEPLOYMENT between these two (its flinkConfiguration) are generated.
 BLOCK_START = "    # generated from job/ctr_job/cluster_config.py (make generate): edit it there\n"
@@ -59,6 +65,8 @@ def values_schema(current: dict[str, Any]) -> dict[str, Any]:
         properties(JobSettings, job_fields),
         "flags of `ctr job` by camelCase name (generated from ctr's settings)",
     )
+    for field, schema_of in properties(LocalJobSettings, CHART_CLUSTER_SETTINGS).items():
+        schema["properties"]["job"]["properties"][field] = schema_of
     kafka_wait = properties(JobSettings, ["kafka_wait"])["kafkaWait"]
     schema["properties"]["job"]["properties"]["kafkaWait"] = {
         k: v for k, v in kafka_wait.items() if k != "default"
@@ -81,6 +89,18 @@ def with_flink_configuration(template: str) -> str:
     return template[:start] + chart_block() + template[template.index(BLOCK_END) :]
 
 
+def with_cluster_defaults(values: str) -> str:
+    """helm/values.yaml ``values`` with each of CHART_CLUSTER_SETTINGS' lines under ``job:`` set to the
+    setting's default."""
+    for field, schema_of in properties(LocalJobSettings, CHART_CLUSTER_SETTINGS).items():
+        line = re.compile(rf"^(job:\n(?:(?:  .*|)\n)*?  {field}: ).*$", re.M)
+        if not line.search(values):
+            raise ValueError(f"helm/values.yaml has no job.{field}")
+        default = json.dumps(schema_of["default"])
+        values = line.sub(lambda match, default=default: match.group(1) + default, values, count=1)
+    return values
+
+
 def generated() -> dict[Path, str]:
     """Each generated file and the text it must hold."""
     files = {path: crd_yaml() for path in CRD_FILES}
@@ -90,6 +110,7 @@ def generated() -> dict[Path, str]:
     defaults = {name: field["default"] for name, field in settings.items() if "default" in field}
     files[JOB_DEFAULTS] = json.dumps(defaults, indent=2) + "\n"
     files[FLINK_DEPLOYMENT] = with_flink_configuration(FLINK_DEPLOYMENT.read_text())
+    files[VALUES] = with_cluster_defaults(VALUES.read_text())
     return files
 
 

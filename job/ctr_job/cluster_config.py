@@ -3,7 +3,9 @@
 with template expressions for the places) and the local cluster's config.yaml (``ctr_job.local_cluster``,
 with local places).
 
-Only the places differ: the directories, the task slots and the Prometheus reporter's port.
+Only the places differ: the directories, the task slots and the Prometheus reporter's port; the local
+cluster also sets its own addresses, high availability and Python interpreter over these
+(``ctr_job.local_cluster.local_configuration``).
 """
 
 import json
@@ -20,9 +22,15 @@ REASONS = {
     "(HashMapStateBackend) and there are no Python UDFs, so Flink's default 40% would mostly go unused; "
     "but SQL's window aggregation buffers its rows there (with none, its operators fail to open: "
     "Initial Segment may not be null).",
+    "python.client.executable": "The Python driver runs the job's program with the job image's "
+    "interpreter (job/Dockerfile's virtualenv), not whichever python comes first on the PATH.",
     "kubernetes.operator.job.restart.failed": "A job that failed for good is started again from its "
     "last state by the Flink operator.",
 }
+
+
+#: The job image's Python: the interpreter of its virtualenv (job/Dockerfile), in which PyFlink and ctr are.
+IMAGE_PYTHON = "/opt/venv/bin/python"
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ def cluster_configuration(places: Places) -> dict[str, str]:
     return {
         "taskmanager.numberOfTaskSlots": places.slots,
         "taskmanager.memory.managed.size": "64m",
+        "python.client.executable": IMAGE_PYTHON,
         "high-availability.type": "kubernetes",
         "high-availability.storageDir": f"file://{places.ha_dir}",
         "execution.checkpointing.dir": checkpoints,
@@ -57,7 +66,7 @@ def cluster_configuration(places: Places) -> dict[str, str]:
 CHART_PLACES = Places(
     checkpoint_dir="{{ $checkpoints }}",
     ha_dir="{{ $data }}/ha",
-    slots="{{ .Values.job.taskManager.slots | quote }}",
+    slots="{{ .Values.job.taskSlots | quote }}",
     metrics_port="{{ .Values.metrics.jobPort | quote }}",
 )
 

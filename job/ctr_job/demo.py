@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ctr.broker import BrokerError, KafkaBroker
@@ -180,8 +180,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 shown.update(new)
                 header = False
                 last_end = max(
-                    datetime.fromisoformat(row.window_end).replace(tzinfo=timezone.utc).timestamp()
-                    for row in new
+                    datetime.fromisoformat(row.window_end).replace(tzinfo=UTC).timestamp() for row in new
                 )
                 due = next_commit(config, last_end)
             if progress is not None:

@@ -7,7 +7,7 @@ time, the distinct impressions, how many of them have at least one click with
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from ctr.events import Click, Impression
@@ -26,7 +26,7 @@ class CtrRow(NamedTuple):
 
 def format_time(epoch_ms: int) -> str:
     """UTC ``YYYY-MM-DD HH:MM:SS`` of an epoch-millisecond instant."""
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def reference_ctr(

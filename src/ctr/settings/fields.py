@@ -207,7 +207,16 @@ JvmHeap = Annotated[
 TaskManagers = Annotated[
     int, Field(1, ge=1, le=16, description="TaskManager processes of the local Flink cluster")
 ]
-TaskSlots = Annotated[int, Field(2, ge=1, le=64, description="task slots of each local TaskManager")]
+TaskSlots = Annotated[
+    int,
+    Field(
+        2,
+        ge=1,
+        le=64,
+        description="task slots of each TaskManager of the local Flink cluster; the chart's job.taskSlots "
+        "(its default is this one)",
+    ),
+]
 WebUiPort = Annotated[
     int,
     Field(
