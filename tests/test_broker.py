@@ -218,14 +218,17 @@ class Sender:
         assert self.producer.flush(60) == 0
 
 
+#: How the broker goes down while the producer sends, one after another on the same directory.
+OUTAGES = ("stop", "kill", "stop", "kill")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["stop", "kill"])
-def test_a_broker_stopped_or_killed_while_a_producer_sends_loses_nothing_acknowledged(tmp_path, how):
-    names = TopicNames.with_suffix(how)
+def test_a_broker_stopped_or_killed_while_a_producer_sends_loses_nothing_acknowledged(tmp_path):
+    names = TopicNames.with_suffix("outages")
     with KafkaBroker(tmp_path / "broker") as broker:
         broker.create_topics([names.impressions])
         with Sender(broker.bootstrap_servers, names.impressions) as sender:
-            for _ in range(3):
+            for how in OUTAGES:
                 wanted = len(sender.acknowledged) + 500
                 wait_for(lambda n=wanted: len(sender.acknowledged) > n, 60, "500 more acknowledged")
                 getattr(broker, how)()
@@ -234,7 +237,7 @@ def test_a_broker_stopped_or_killed_while_a_producer_sends_loses_nothing_acknowl
         on_topic = read_numbers(broker.bootstrap_servers, names.impressions, len(acknowledged))
     report_figures(
         "broker",
-        f"3 × {how} while sending",
+        f"{' + '.join(OUTAGES)} while sending",
         acknowledged=len(acknowledged),
         on_topic=len(on_topic),
         lost=len(set(acknowledged) - set(on_topic)),

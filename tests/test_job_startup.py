@@ -13,7 +13,7 @@ from ctr.reference import reference_ctr
 from ctr.topics import TopicNames
 
 #: The broker comes up this long after the job started waiting for it.
-BROKER_LATE_BY = 30.0
+BROKER_LATE_BY = 10.0
 
 
 @pytest.mark.slow
