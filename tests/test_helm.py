@@ -15,16 +15,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from crd_schemas import served_schema, strict
-from helm_tool import LDFLAGS, MONITORING_VALUES, VERSION, render
 
 from ctr import topics
 from ctr.settings.command_line import env_var, flag
 from ctr.settings.models import JobSettings, OperatorSettings
 from ctr_operator import crd
 
+from helpers.helm import LDFLAGS, MONITORING_VALUES, SHARED_CRDS, VERSION, render
+from helpers.schemas import served_schema, strict
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_CRDS = ROOT.parent / "shared" / "crds"
 VARIANTS = {
     "default": [],
     "persistent": [
@@ -498,11 +498,11 @@ def test_kind_pins_a_node_image_of_the_chart_s_kubernetes():
 
 
 def test_without_go_helm_names_what_to_install(tmp_path, monkeypatch):
-    import helm_tool
+    from helpers.helm import HelmUnavailable, helm_binary
 
     monkeypatch.delenv("CTR_HELM", raising=False)
     monkeypatch.setenv("CTR_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(helm_tool.HelmUnavailable) as missing:
-        helm_tool.helm_binary()
+    with pytest.raises(HelmUnavailable) as missing:
+        helm_binary()
     assert "\n" not in str(missing.value) and "install Go" in str(missing.value)

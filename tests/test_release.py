@@ -17,10 +17,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from crd_schemas import served_schema, strict
-from helm_tool import MONITORING_VALUES, helm_binary
 
 from ctr_operator import crd
+
+from helpers.helm import MONITORING_VALUES, helm_binary
+from helpers.schemas import served_schema, strict
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import yaml
 
-CHART = Path(__file__).resolve().parent.parent / "helm"
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm"
+#: The upstream CRDs (Strimzi's, the Flink operator's, the Prometheus operator's), when this machine has them.
+SHARED_CRDS = ROOT.parent / "shared" / "crds"
 #: The namespace the tests render the chart into.
 NAMESPACE = "ctr"
 #: The values that turn every monitoring object on: the PodMonitors, the dashboard, the alerting rules.

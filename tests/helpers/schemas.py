@@ -2,6 +2,8 @@
 
 import copy
 
+import jsonschema
+
 
 def strict(schema: dict) -> dict:
     """The schema with unknown fields rejected, as the API server does with strict field validation."""
@@ -33,3 +35,13 @@ def served_schema(crd_document: dict, api_version: str) -> dict:
         for v in crd_document["spec"]["versions"]
         if v["name"] == version and v["served"]
     )
+
+
+def schema_errors(schema: dict, document: dict) -> list[str]:
+    """Why ``document`` fails ``schema`` (OpenAPI v3's subset of JSON Schema draft 4), one line per
+    error naming the path of the field (``$.spec.rate: 0 is less than the minimum of 1``); [] when valid."""
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+    return [
+        f"{error.json_path}: {error.message}"
+        for error in sorted(validator.iter_errors(document), key=lambda error: error.json_path)
+    ]
