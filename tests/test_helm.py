@@ -22,7 +22,7 @@ from ctr.settings.models import JobSettings, OperatorSettings
 from ctr_operator import crd
 
 from helpers.helm import LDFLAGS, MONITORING_VALUES, SHARED_CRDS, VERSION, render
-from helpers.schemas import served_schema, strict
+from helpers.schemas import crd_from_file, kubernetes_errors, served_schema, strict
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
@@ -70,7 +70,7 @@ def test_lint_strict(helm, chart, variant):
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_builtin_objects_validate_for_kubernetes_1_30(helm, chart, variant, tmp_path):
+def test_builtin_objects_validate_for_kubernetes_1_30(helm, chart, variant):
     documents = [
         d
         for d in render(helm, chart, *VARIANTS[variant])
@@ -87,17 +87,7 @@ def test_builtin_objects_validate_for_kubernetes_1_30(helm, chart, variant, tmp_
         "Service",
         "Pod",
     }
-    paths = []
-    for n, document in enumerate(documents):
-        path = tmp_path / f"{n}-{document['kind']}.yaml"
-        path.write_text(yaml.safe_dump(document))
-        paths.append(str(path))
-    result = subprocess.run(
-        [sys.executable, "-m", "kubernetes_validate", "--strict", "-k", "1.30.0", "--quiet", *paths],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert kubernetes_errors(documents, "1.30.0") == []
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -111,7 +101,7 @@ def test_custom_resources_validate_against_the_upstream_crds(helm, chart, varian
     checked = set()
     for document in documents:
         if document["kind"] in UPSTREAM:
-            upstream = yaml.safe_load((SHARED_CRDS / UPSTREAM[document["kind"]]).read_text())
+            upstream = crd_from_file(SHARED_CRDS / UPSTREAM[document["kind"]])
             assert document["apiVersion"].split("/")[0] == upstream["spec"]["group"]
             assert set(document) <= {"apiVersion", "kind", "metadata", "spec"}
             schema = strict(served_schema(upstream, document["apiVersion"])["properties"]["spec"])

@@ -21,7 +21,7 @@ from helpers.kubernetes import create_producer, emulated_cluster, eventually, op
 from helpers.processes import CollectedOutput, start_ctr, wait_for
 from helpers.producer import summary_of, write_atomically
 from helpers.prometheus import dashboard_queries, samples, scrape
-from helpers.schemas import served_schema, strict
+from helpers.schemas import crd_from_file, served_schema, strict
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -236,7 +236,7 @@ def test_pod_monitors_validate_against_the_upstream_crd(helm, chart):
     upstream_file = SHARED_CRDS / "prometheus-operator-monitoring.coreos.com_podmonitors.yaml"
     if not upstream_file.is_file():
         pytest.skip(f"the upstream PodMonitor CRD is not here ({upstream_file} is absent)")
-    upstream = yaml.safe_load(upstream_file.read_text())
+    upstream = crd_from_file(upstream_file)
     assert not [d for d in render(helm, chart) if d["kind"] in ("PodMonitor", "ConfigMap")], "off by default"
     monitors = [d for d in render(helm, chart, *MONITORING_VALUES) if d["kind"] == "PodMonitor"]
     assert {m["metadata"]["name"] for m in monitors} == {"ctr-job", "ctr-operator", "ctr-producers"}

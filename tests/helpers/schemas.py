@@ -1,8 +1,21 @@
-"""Custom resources checked as the API server checks them: a CRD's served schema, applied strictly."""
+"""Objects checked as the API server checks them, in this process: Kubernetes' own kinds against their
+published schemas (kubernetes-validate), custom resources against a CRD's served schema, applied
+strictly."""
 
 import copy
+import functools
+from pathlib import Path
 
 import jsonschema
+import kubernetes_validate
+import yaml
+
+
+@functools.cache
+def crd_from_file(path: Path) -> dict:
+    """The CRD in the YAML file ``path``, read once per session (libyaml's loader: an upstream CRD is
+    hundreds of kilobytes); do not change it."""
+    return yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
 
 
 def strict(schema: dict) -> dict:
@@ -45,3 +58,19 @@ def schema_errors(schema: dict, document: dict) -> list[str]:
         f"{error.json_path}: {error.message}"
         for error in sorted(validator.iter_errors(document), key=lambda error: error.json_path)
     ]
+
+
+def kubernetes_errors(documents: list[dict], version: str) -> list[str]:
+    """Why the API server of Kubernetes ``version`` would refuse Kubernetes' own objects among
+    ``documents``, with strict field validation: what ``kubernetes-validate --strict -k VERSION`` reports
+    as errors (a kind it has no schema for is left out, as it only warns of those)."""
+    errors = []
+    for document in documents:
+        try:
+            kubernetes_validate.validate(document, version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            path = ".".join(map(str, error.path))
+            errors.append(f"{document['kind']} {document['metadata']['name']}: {path}: {error.message}")
+        except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError):
+            pass
+    return errors
