@@ -65,8 +65,8 @@ test-java: ## run the Java module's JUnit tests (Flink's operator test harnesses
 	$(NEED_MAVEN)
 	mvn -B -ntp -f $(JAVA_MODULE) test
 
-test-fast: setup ## run the tests not marked slow
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+test-fast: setup ## run the tests that start no broker, JVM or cluster (under 2 minutes)
+	$(BIN)/pytest -m "not slow and not broker and not jvm and not cluster" $(PYTEST_ARGS)
 
 broker: setup ## run the local Apache Kafka broker in the foreground (Ctrl-C stops it)
 	$(BIN)/ctr broker

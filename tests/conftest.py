@@ -1,16 +1,32 @@
-"""Fixtures: one real Kafka broker per session, fresh topics per test, the helm binary and the chart;
-the run's figures at its end."""
+"""Fixtures: one real Kafka broker per session, fresh topics per test, the job run two modules share,
+the helm binary and the chart, ``ctr`` in this process; the markers of what a test starts; the run's
+figures at its end. The helpers themselves are in tests/helpers/."""
 
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helm_tool import chart_without_dependencies, helm_binary
-from published_run import published_run  # noqa: F401  (a session fixture of two test modules)
-from support import FIGURES, fresh_topics
 
 from ctr.broker import KafkaBroker
 from ctr.topics import TopicNames
+
+from helpers import cli, job_runs
+from helpers.figures import FIGURES
+from helpers.helm import chart_without_dependencies, helm_binary
+from helpers.kafka import fresh_topics
+
+#: The shared fixtures that start something, and the markers they give the tests that use them
+#: (directly or through another fixture); a test that starts one itself carries the marker.
+#: `make test-fast` leaves out the tests that start a broker, a JVM or a cluster.
+STARTS = {"broker": ("broker",), "published_run": ("broker", "jvm"), "kmock": ("cluster",)}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test that uses a fixture of ``STARTS`` with that fixture's markers."""
+    for item in items:
+        for fixture in set(getattr(item, "fixturenames", ())) & set(STARTS):
+            for marker in STARTS[fixture]:
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +50,12 @@ def topics(new_topics: Callable[[], TopicNames]) -> TopicNames:
 
 
 @pytest.fixture(scope="session")
+def published_run(broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One job run with its metrics on and its rows on the results topic (helpers.job_runs)."""
+    return job_runs.published_run(broker, tmp_path_factory.mktemp("published"))
+
+
+@pytest.fixture(scope="session")
 def helm() -> str:
     """The helm v3 binary."""
     return str(helm_binary())
@@ -43,6 +65,12 @@ def helm() -> str:
 def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of helm/ without its dependencies (they cannot be fetched offline)."""
     return chart_without_dependencies(tmp_path_factory.mktemp("chart"))
+
+
+@pytest.fixture
+def ctr_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., cli.Ran]:
+    """``ctr_cli(*args, env={...})``: ``ctr ARGS`` run in this process (helpers.cli)."""
+    return cli.in_process(capsys, monkeypatch)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -18,13 +18,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from events_for_tests import EventSet, produce
-from helm_tool import NAMESPACE, render
-from kubernetes_api import create_producer, emulated_cluster
-from prometheus_server import Prometheus, alerting_rules, binary, write_rules
-from support import CollectedOutput, dashboard_queries, job_args, produce_args, start_ctr, wait_for
 
 from ctr.broker import free_port
+
+from helpers.commands import job_args, produce_args
+from helpers.events import EventSet, produce
+from helpers.helm import NAMESPACE, render
+from helpers.kubernetes import create_producer, emulated_cluster, operator_env
+from helpers.processes import CollectedOutput, start_ctr, wait_for
+from helpers.prometheus import Prometheus, alerting_rules, binary, dashboard_queries, write_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT_TESTS = sorted((Path(__file__).parent / "alerts").glob("*.yaml"))
@@ -142,6 +144,8 @@ def test_every_alert_passes_its_promtool_unit_tests(helm, chart, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
+@pytest.mark.cluster
 @pytest.mark.asyncio
 async def test_a_real_prometheus_answers_every_dashboard_query_and_fires_the_dead_letter_alert(
     broker, topics, kmock, helm, chart, tmp_path
@@ -182,13 +186,11 @@ async def test_a_real_prometheus_answers_every_dashboard_query_and_fires_the_dea
         CollectedOutput(
             start_ctr(
                 "operator",
-                env={
-                    "KUBECONFIG": str(api.kubeconfig),
-                    "CTR_NAMESPACES": api.namespace,
-                    "CTR_RESYNC_INTERVAL": "1s",
-                    "CTR_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-                    "CTR_METRICS_PORT": str(ports["ctr-operator"]),
-                },
+                env=operator_env(
+                    api,
+                    CTR_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
+                    CTR_METRICS_PORT=str(ports["ctr-operator"]),
+                ),
             )
         ),
     ]

@@ -10,6 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
+@pytest.mark.broker
+@pytest.mark.jvm
 @pytest.mark.parametrize("benchmark", ["producer", "job", "soak", "broker"])
 def test_benchmark_runs_and_prints_its_figures(benchmark):
     result = subprocess.run(

@@ -9,10 +9,12 @@ import pytest
 import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from support import CollectedOutput, report_figures, start_ctr, wait_for
 
 from ctr.broker import KAFKA_VERSION, BrokerError, KafkaBroker, artifacts
 from ctr.topics import DEFAULT_PARTITIONS, TopicNames
+
+from helpers.figures import report_figures
+from helpers.processes import CollectedOutput, start_ctr, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,6 +26,7 @@ def test_topics_are_created_with_their_partitions(broker, topics):
     broker.create_topics(topics.all())
 
 
+@pytest.mark.jvm
 def test_a_cluster_id_that_starts_with_a_dash_formats(monkeypatch, tmp_path):
     """A random id starts with "-" one time in 64 (URL-safe base64): not to be taken for an option."""
     from ctr.broker import server
@@ -81,6 +84,7 @@ def test_the_broker_is_the_version_the_chart_runs():
     assert f"kafka_2.13-{KAFKA_VERSION}.jar" in pins and f"kafka-clients-{KAFKA_VERSION}.jar" in pins
 
 
+@pytest.mark.broker
 def test_dead_broker_is_reported(tmp_path):
     running = KafkaBroker(tmp_path).start()
     running.kill()
@@ -105,6 +109,7 @@ def start_ctr_broker(*args: str) -> tuple[CollectedOutput, str]:
     return output, address
 
 
+@pytest.mark.broker
 def test_ctr_broker_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path):
     output, address = start_ctr_broker("--partitions", "2", "--broker-data-dir", str(tmp_path))
     process = output.process
@@ -118,6 +123,7 @@ def test_ctr_broker_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path):
     assert "stopped" in output.stdout[-1]
 
 
+@pytest.mark.broker
 def test_the_broker_keeps_its_topics_across_a_stop_and_a_kill(tmp_path):
     data_dir = tmp_path / "broker"
     names = TopicNames.with_suffix("kept")
@@ -133,6 +139,7 @@ def test_the_broker_keeps_its_topics_across_a_stop_and_a_kill(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.broker
 def test_ctr_broker_with_a_data_dir_keeps_its_topics_when_stopped_and_started_again(tmp_path):
     data_dir = str(tmp_path / "broker")
     output, address = start_ctr_broker("--broker-data-dir", data_dir)
@@ -223,6 +230,7 @@ OUTAGES = ("stop", "kill", "stop", "kill")
 
 
 @pytest.mark.slow
+@pytest.mark.broker
 def test_a_broker_stopped_or_killed_while_a_producer_sends_loses_nothing_acknowledged(tmp_path):
     names = TopicNames.with_suffix("outages")
     with KafkaBroker(tmp_path / "broker") as broker:

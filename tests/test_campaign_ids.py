@@ -10,13 +10,17 @@ import json
 import random
 
 import pytest
-from events_for_tests import BASE, JOIN_BOUND_MS, WINDOW_MS, EventSet, produce, produce_sentinels
-from support import CollectedOutput, fresh_topics, read_topic, run_ctr, start_ctr
-from test_job import comparable, job_args, stop_job, wait_for_results
 
 from ctr.events import MAX_STRING_LENGTH, Click, Impression, MalformedEvent, decode_impression, encode
 from ctr.reference import CtrRow, reference_ctr
 from ctr_job.results import campaign_bucket, committed_files, format_table
+
+from helpers.commands import job_args
+from helpers.events import BASE, JOIN_BOUND_MS, WINDOW_MS, EventSet, produce, produce_sentinels
+from helpers.job_runs import stop_job, wait_for_results
+from helpers.kafka import fresh_topics, read_topic
+from helpers.processes import CollectedOutput, run_ctr, start_ctr
+from helpers.results import comparable, results_from_topic, rows_of_json
 
 #: Ids the job counts: CSV's and paths' special characters, non-ASCII, the longest allowed.
 COUNTED = [
@@ -101,16 +105,7 @@ def odd_ids_run(broker, tmp_path_factory):
         produce(broker, topics, late)
         rejected = len(events.impressions) - len(valid)
         letters = [json.loads(m.value()) for m in read_topic(broker, topics.dlq, rejected + 2)]
-        from_topic = run_ctr(
-            "results",
-            "--topic",
-            "--format",
-            "json",
-            "--bootstrap-servers",
-            broker.bootstrap_servers,
-            "--results-topic",
-            topics.results,
-        )
+        from_topic = results_from_topic(broker, topics.results)
     finally:
         stop_job(job)
     return {
@@ -131,17 +126,17 @@ def results(run: dict, form: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
 def test_every_counted_id_reads_back_exactly_in_csv_json_and_table(odd_ids_run):
     expected = odd_ids_run["expected"]
     assert {row.campaign_id for row in expected} == set(COUNTED)
     assert comparable(rows_of_csv(results(odd_ids_run, "csv"))) == comparable(expected)
-    assert comparable([CtrRow(**row) for row in json.loads(results(odd_ids_run, "json"))]) == comparable(
-        expected
-    )
+    assert comparable(rows_of_json(results(odd_ids_run, "json"))) == comparable(expected)
     assert results(odd_ids_run, "table") == format_table(expected) + "\n"
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
 def test_the_files_are_rfc_4180_in_the_bucket_of_their_campaign(odd_ids_run):
     """Each committed file read with Python's csv module alone: its rows are the reference's, each in
     the partition directory of its campaign's bucket (as the reader computes it)."""
@@ -157,24 +152,25 @@ def test_the_files_are_rfc_4180_in_the_bucket_of_their_campaign(odd_ids_run):
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
 def test_one_campaign_is_read_from_its_bucket(odd_ids_run):
     for campaign in ("a,b", "../x", "日本語"):
         result = run_ctr("results", str(odd_ids_run["results"]), "--format", "json", "--campaign", campaign)
         assert result.returncode == 0, result.stderr
         mine = [row for row in odd_ids_run["expected"] if row.campaign_id == campaign]
-        assert comparable([CtrRow(**row) for row in json.loads(result.stdout)]) == comparable(mine)
+        assert comparable(rows_of_json(result.stdout)) == comparable(mine)
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
 def test_the_results_topic_gives_back_the_same_ids(odd_ids_run):
     from_topic = odd_ids_run["from_topic"]
     assert from_topic.returncode == 0, from_topic.stderr
-    assert comparable([CtrRow(**row) for row in json.loads(from_topic.stdout)]) == comparable(
-        odd_ids_run["expected"]
-    )
+    assert comparable(rows_of_json(from_topic.stdout)) == comparable(odd_ids_run["expected"])
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
 def test_ids_outside_the_rule_are_dead_lettered_with_the_python_reason(odd_ids_run):
     topics = odd_ids_run["topics"]
     reasons = {letter["payload"]: letter["reason"] for letter in odd_ids_run["letters"] if letter["payload"]}

@@ -8,10 +8,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-from events_for_tests import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels
-from helm_tool import render
-from support import CollectedOutput, report_figures, start_ctr, wait_for
-from test_job import RESULT_TIMEOUT, comparable, job_args, stop_job, wait_for_results
 
 from ctr.broker import free_port
 from ctr.reference import reference_ctr
@@ -21,6 +17,14 @@ from ctr_job.jars import built_jars
 from ctr_job.launcher import ENTRY_MODULE
 from ctr_job.local_cluster import LocalCluster, local_configuration
 from ctr_job.results import read_results
+
+from helpers.commands import job_args
+from helpers.events import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels
+from helpers.figures import report_figures
+from helpers.helm import render
+from helpers.job_runs import RESULT_TIMEOUT, stop_job, wait_for_results
+from helpers.processes import CollectedOutput, start_ctr, wait_for
+from helpers.results import comparable
 
 #: The chart's paths in the job image and its pods, and what this machine has instead (under a
 #: test's directory, or the repository's entry module).
@@ -69,6 +73,7 @@ def test_the_chart_s_flink_configuration_is_the_local_cluster_s_but_for_places(h
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
 def test_the_chart_s_job_as_rendered_runs_on_two_taskmanagers(broker, topics, helm, chart, tmp_path):
     """entryClass, args and flinkConfiguration of the rendered FlinkDeployment, only its paths, Kafka address
     and metrics port remapped: the committed rows equal the reference."""
@@ -126,6 +131,7 @@ def run_job(broker, topics, work: Path, *extra: str) -> CollectedOutput:
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
 def test_parallelism_4_over_two_taskmanagers_counts_exactly_and_sigterm_stops_every_process(
     broker, topics, tmp_path
 ):
@@ -169,6 +175,7 @@ def run_until_committed_and_checkpointed(broker, topics, work: Path, parallelism
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
 def test_stopped_at_one_parallelism_restored_at_another_counts_exactly_once(broker, topics, tmp_path):
     """Parallelism 2, stopped, restored at 1, stopped, restored at 2: the rebuilt due-queue of ClickFlags
     after each rescale; the rows equal the reference, none twice."""
@@ -220,6 +227,7 @@ def test_each_process_of_the_cluster_gets_its_own_metrics_port():
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
 def test_a_job_that_fails_for_good_exits_1_naming_its_root_cause(broker, topics, tmp_path):
     """No restarts allowed and its only TaskManager SIGKILLed: the job fails, every process stops."""
     job = CollectedOutput(

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-from support import run_ctr
 
 from ctr.settings.table import COMMAND_SETTINGS, settings_table
 
@@ -19,9 +18,9 @@ def test_architecture_holds_the_settings_table():
 
 
 @pytest.mark.parametrize("command", sorted(COMMAND_SETTINGS))
-def test_table_flags_exist_on_the_command(command):
+def test_table_flags_exist_on_the_command(ctr_cli, command):
     table = (ROOT / "docs" / "architecture.md").read_text()
-    help_text = run_ctr(command, "--help", timeout=60).stdout
+    help_text = ctr_cli(command, "--help").stdout
     flags = []
     for line in table.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]

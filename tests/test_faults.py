@@ -17,20 +17,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-from events_for_tests import EventSet, produce_sentinels
-from prometheus_client.parser import text_string_to_metric_families
-from published_run import scrape
-from support import (
-    CollectedOutput,
-    produce_args,
-    read_topic,
-    report_figures,
-    run_ctr,
-    start_ctr,
-    summary_of,
-    wait_for,
-)
-from support import job_args as support_job_args
 
 from ctr.broker import KafkaBroker, free_port
 from ctr.events import Click, Impression, decode_click, decode_impression
@@ -42,6 +28,27 @@ from ctr_job.results import read_results
 from ctr_operator import desired
 from ctr_operator.spec import ProducerSpec
 from ctr_producer.traffic import TrafficModel
+
+from helpers.commands import job_args, produce_args
+from helpers.events import EventSet, produce_sentinels
+from helpers.figures import report_figures
+from helpers.job_runs import wait_for_results
+from helpers.kafka import read_topic
+from helpers.kubernetes import (
+    change_spec,
+    create_producer,
+    emulated_cluster,
+    eventually,
+    identities,
+    kill_operator,
+    live_setting_is,
+    start_operator,
+    stop_operator,
+)
+from helpers.processes import CollectedOutput, jvms, kill_jvms, run_ctr, start_ctr, stop, wait_for
+from helpers.producer import progress, progress_lines, summary_of
+from helpers.prometheus import samples, scrape
+from helpers.results import row_key
 
 WINDOW_MS = 5_000
 JOIN_BOUND_MS = 5_000
@@ -78,19 +85,6 @@ def marked_processes(mark: str) -> list[str]:
     return found
 
 
-def job_args(bootstrap_servers: str, topics: TopicNames, work: Path, *extra: str) -> list[str]:
-    """``ctr job``'s arguments for these tests' windows."""
-    return support_job_args(
-        bootstrap_servers,
-        topics,
-        work,
-        *extra,
-        window_ms=WINDOW_MS,
-        join_bound_ms=JOIN_BOUND_MS,
-        out_of_orderness="2s",
-    )
-
-
 def producer_args(
     bootstrap_servers: str, topics: TopicNames, rate: float, seed: int, **settings: object
 ) -> list:
@@ -107,18 +101,6 @@ def producer_args(
     )
 
 
-def progress(line: str) -> dict[str, int]:
-    """The counts of a producer progress line (impressions, clicks, pending, errors, buffered)."""
-    return {
-        name: int(value)
-        for name, value in re.findall(r"(impressions|clicks|pending|errors|buffered) (\d+)", line)
-    }
-
-
-def progress_lines(producer: CollectedOutput) -> list[dict[str, int]]:
-    return [progress(line) for line in list(producer.stderr) if line.startswith("[ctr produce]")]
-
-
 def topic_events(broker: KafkaBroker, topics: TopicNames, at_least: int = 1) -> tuple[list, list]:
     """Every impression and click on the topics, decoded."""
     impressions = read_topic(broker, topics.impressions, at_least, timeout=120, settle=3.0)
@@ -132,13 +114,9 @@ def close_every_window(broker: KafkaBroker, topics: TopicNames, impressions: lis
     produce_sentinels(broker, topics, events)
 
 
-def key(row: CtrRow) -> tuple:
-    return (row.campaign_id, row.window_start, row.window_end, row.impressions, row.clicks, round(row.ctr, 9))
-
-
 def compare(rows: list[CtrRow], expected: list[CtrRow]) -> dict[str, int]:
     """Rows missing from the committed ones, rows not in the reference, and windows committed twice."""
-    got, want = Counter(map(key, rows)), Counter(map(key, expected))
+    got, want = Counter(map(row_key, rows)), Counter(map(row_key, expected))
     windows = Counter((row.campaign_id, row.window_start) for row in rows)
     return {
         "rows": len(rows),
@@ -150,43 +128,16 @@ def compare(rows: list[CtrRow], expected: list[CtrRow]) -> dict[str, int]:
 
 
 def start_job(bootstrap_servers: str, topics: TopicNames, work: Path, *extra: str) -> CollectedOutput:
-    return CollectedOutput(start_ctr(*job_args(bootstrap_servers, topics, work, *extra)))
-
-
-def jvms(job: CollectedOutput) -> list[psutil.Process]:
-    return [p for p in psutil.Process(job.process.pid).children(recursive=True) if "java" in p.name()]
-
-
-def kill_jvm(job: CollectedOutput) -> None:
-    java = jvms(job)
-    assert java, "no JVM under the job process"
-    for process in java:
-        process.send_signal(signal.SIGKILL)
-    assert job.finish(60) != 0
-
-
-def stop(process: CollectedOutput | None) -> None:
-    """SIGTERM a process still running (SIGKILL after 60 s) and wait for it."""
-    if process is None or process.process.poll() is not None:
-        return
-    process.process.send_signal(signal.SIGTERM)
-    try:
-        process.finish(60)
-    except subprocess.TimeoutExpired:
-        process.process.kill()
-        process.finish(30)
+    """``ctr job`` with these tests' windows."""
+    windows = {"window_ms": WINDOW_MS, "join_bound_ms": JOIN_BOUND_MS, "out_of_orderness": "2s"}
+    return CollectedOutput(start_ctr(*job_args(bootstrap_servers, topics, work, *extra, **windows)))
 
 
 def rows_when_complete(
     work: Path, expected: list[CtrRow], job: CollectedOutput, checkpoints: Path
 ) -> list[CtrRow]:
     """The committed rows once every expected window is there and one more checkpoint completed."""
-
-    def complete() -> bool:
-        assert job.process.poll() is None, f"the job exited early:\n{''.join(job.stderr)[-3000:]}"
-        return len(read_results(work / "results")) >= len(expected)
-
-    wait_for(complete, RESULT_TIMEOUT, "every window to be committed", interval=0.5)
+    wait_for_results(work / "results", expected, job, RESULT_TIMEOUT)
     last = latest_checkpoint(checkpoints)
     wait_for(lambda: latest_checkpoint(checkpoints) != last, 60, "one more checkpoint", interval=0.2)
     return read_results(work / "results")
@@ -223,6 +174,7 @@ def duplicated(ids: list[str]) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
 def test_producer_sigkill_loses_only_its_scheduled_clicks(broker, topics, tmp_path):
     rate, first_seed, second_seed = 200, 11, 12
     first = CollectedOutput(start_ctr(*producer_args(broker.bootstrap_servers, topics, rate, first_seed)))
@@ -230,7 +182,7 @@ def test_producer_sigkill_loses_only_its_scheduled_clicks(broker, topics, tmp_pa
         first.wait_for_stderr(
             lambda line: progress(line).get("impressions", 0) >= 6 * rate, 60, "six seconds of traffic"
         )
-        before_kill = progress_lines(first)[-1]
+        before_kill = progress_lines(first.stderr)[-1]
         killed_ms = int(time.time() * 1000)
         first.process.send_signal(signal.SIGKILL)
         assert first.finish(30) == -signal.SIGKILL
@@ -286,6 +238,7 @@ def in_progress_files(results: Path) -> set[Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
 def test_job_killed_while_windows_fire_restores_exactly(broker, topics, tmp_path):
     offsets = (0.0, 0.3, 0.7)
     results = tmp_path / "results"
@@ -312,7 +265,7 @@ def test_job_killed_while_windows_fire_restores_exactly(broker, topics, tmp_path
             )
             time.sleep(offset)
             committed_at_kill.append(len(read_results(results)))
-            kill_jvm(job)
+            kill_jvms(job)
             job = start_job(
                 broker.bootstrap_servers, topics, tmp_path, *publish, "--from-checkpoint", "latest"
             )
@@ -374,6 +327,7 @@ def fill(filesystem: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
 def test_full_checkpoint_storage_stops_commits_not_processing(broker, topics, tmp_path, small_filesystem):
     checkpoints = small_filesystem / "checkpoints"
     metrics_port = free_port()
@@ -434,8 +388,7 @@ def _failed_checkpoints(work: Path) -> int:
 
 def _job_metric(port: int, name: str) -> float:
     """The value of one of the job's (job-level) Prometheus series."""
-    families = text_string_to_metric_families(scrape(port))
-    return next(sample.value for family in families for sample in family.samples if sample.name == name)
+    return next(value for found, _, value in samples(scrape(port)) if found == name)
 
 
 def _in_progress_bytes(results: Path) -> int:
@@ -450,6 +403,8 @@ def own_broker(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.broker
+@pytest.mark.jvm
 @pytest.mark.parametrize(("how", "outage"), [("stop", 30.0), ("kill", 10.0)])
 def test_broker_outage_loses_nothing_and_counts_nothing_twice(own_broker, tmp_path, how, outage):
     """The broker stopped (SIGTERM) or killed (SIGKILL) mid-run and started again on its directory."""
@@ -470,11 +425,11 @@ def test_broker_outage_loses_nothing_and_counts_nothing_twice(own_broker, tmp_pa
             lambda line: "waiting for the broker" in line, 30, "the producer to say it waits"
         )
         wait_for(lambda: time.monotonic() - down_at >= outage, outage + 5, "the outage to last", interval=0.5)
-        during = progress_lines(producer)
+        during = progress_lines(producer.stderr)
         broker.start()
         restarted_at = time.monotonic()
         wait_for(
-            lambda: progress_lines(producer)[-1].get("buffered", 0) < rate,
+            lambda: progress_lines(producer.stderr)[-1].get("buffered", 0) < rate,
             120,
             "the producer's buffer to drain",
             interval=0.2,
@@ -548,25 +503,8 @@ async def _matches_spec(api, name: str) -> bool:
     )
 
 
-async def _kill_operator(operator: subprocess.Popen) -> str:
-    operator.send_signal(signal.SIGKILL)
-    output, _ = await asyncio.to_thread(operator.communicate, timeout=30)
-    return output
-
-
 @pytest.mark.asyncio
 async def test_operator_killed_mid_change_converges_without_restarting_pods(kmock, tmp_path):
-    from test_operator_e2e import (
-        _live,
-        change_spec,
-        create_producer,
-        emulated_cluster,
-        eventually,
-        identities,
-        start_operator,
-        stop_operator,
-    )
-
     api = emulated_cluster(kmock, tmp_path)
     changes = [
         ({"rate": 600, "state": "Stopped"}, "right after the change"),
@@ -586,9 +524,9 @@ async def test_operator_killed_mid_change_converges_without_restarting_pods(kmoc
             if when == "once the ConfigMap changed":
                 per_pod = spec["rate"] / 3
                 await eventually(
-                    lambda per_pod=per_pod: _live(api, "faulty", "rate", per_pod), "the ConfigMap"
+                    lambda per_pod=per_pod: live_setting_is(api, "faulty", "rate", per_pod), "the ConfigMap"
                 )
-            outputs.append(await _kill_operator(operator))
+            outputs.append(await kill_operator(operator))
             operator = start_operator(api)
             restarted = asyncio.get_running_loop().time()
             await eventually(lambda: _matches_spec(api, "faulty"), "the restarted operator to converge")
@@ -640,6 +578,7 @@ def kill_while_a_window_fires(
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
 def test_taskmanager_then_jobmanager_killed_while_windows_fire_restore_exactly(broker, topics, tmp_path):
     """Two TaskManagers of one slot, parallelism 2: one TaskManager SIGKILLed (ctr starts another, the job
     restarts from its latest checkpoint), then the JobManager (ctr job exits; started again with

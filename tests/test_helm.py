@@ -15,16 +15,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from crd_schemas import served_schema, strict
-from helm_tool import LDFLAGS, MONITORING_VALUES, VERSION, render
 
 from ctr import topics
 from ctr.settings.command_line import env_var, flag
 from ctr.settings.models import JobSettings, OperatorSettings
 from ctr_operator import crd
 
+from helpers.helm import LDFLAGS, MONITORING_VALUES, SHARED_CRDS, VERSION, render
+from helpers.schemas import crd_from_file, kubernetes_errors, served_schema, strict
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_CRDS = ROOT.parent / "shared" / "crds"
 VARIANTS = {
     "default": [],
     "persistent": [
@@ -70,7 +70,7 @@ def test_lint_strict(helm, chart, variant):
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_builtin_objects_validate_for_kubernetes_1_30(helm, chart, variant, tmp_path):
+def test_builtin_objects_validate_for_kubernetes_1_30(helm, chart, variant):
     documents = [
         d
         for d in render(helm, chart, *VARIANTS[variant])
@@ -87,17 +87,7 @@ def test_builtin_objects_validate_for_kubernetes_1_30(helm, chart, variant, tmp_
         "Service",
         "Pod",
     }
-    paths = []
-    for n, document in enumerate(documents):
-        path = tmp_path / f"{n}-{document['kind']}.yaml"
-        path.write_text(yaml.safe_dump(document))
-        paths.append(str(path))
-    result = subprocess.run(
-        [sys.executable, "-m", "kubernetes_validate", "--strict", "-k", "1.30.0", "--quiet", *paths],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert kubernetes_errors(documents, "1.30.0") == []
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -111,7 +101,7 @@ def test_custom_resources_validate_against_the_upstream_crds(helm, chart, varian
     checked = set()
     for document in documents:
         if document["kind"] in UPSTREAM:
-            upstream = yaml.safe_load((SHARED_CRDS / UPSTREAM[document["kind"]]).read_text())
+            upstream = crd_from_file(SHARED_CRDS / UPSTREAM[document["kind"]])
             assert document["apiVersion"].split("/")[0] == upstream["spec"]["group"]
             assert set(document) <= {"apiVersion", "kind", "metadata", "spec"}
             schema = strict(served_schema(upstream, document["apiVersion"])["properties"]["spec"])
@@ -514,11 +504,11 @@ def test_kind_pins_a_node_image_of_the_chart_s_kubernetes():
 
 
 def test_without_go_helm_names_what_to_install(tmp_path, monkeypatch):
-    import helm_tool
+    from helpers.helm import HelmUnavailable, helm_binary
 
     monkeypatch.delenv("CTR_HELM", raising=False)
     monkeypatch.setenv("CTR_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(helm_tool.HelmUnavailable) as missing:
-        helm_tool.helm_binary()
+    with pytest.raises(HelmUnavailable) as missing:
+        helm_binary()
     assert "\n" not in str(missing.value) and "install Go" in str(missing.value)

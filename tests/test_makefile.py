@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helm_tool import helm_binary
+
+from helpers.helm import helm_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 STAND_IN = """#!/bin/sh

@@ -8,24 +8,20 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-import test_helm
 import yaml
-from kubernetes_api import create_producer, emulated_cluster, eventually
-from prometheus_client.parser import text_string_to_metric_families
-from published_run import scrape
-from support import (
-    CollectedOutput,
-    dashboard_queries,
-    produce_args,
-    read_topic,
-    start_ctr,
-    summary_of,
-    wait_for,
-    write_atomically,
-)
 
 from ctr.broker import free_port
 from ctr.reference import CtrRow
+
+from helpers.commands import produce_args
+from helpers.events import malformed_count
+from helpers.helm import MONITORING_VALUES, SHARED_CRDS, render
+from helpers.kafka import read_topic
+from helpers.kubernetes import create_producer, emulated_cluster, eventually, operator_env
+from helpers.processes import CollectedOutput, start_ctr, wait_for
+from helpers.producer import summary_of, write_atomically
+from helpers.prometheus import dashboard_queries, samples, scrape
+from helpers.schemas import crd_from_file, served_schema, strict
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,15 +61,6 @@ OPERATOR_SERIES = {
     "ctr_operator_producers",
 }
 PROMQL_WORDS = {"sum", "max", "min", "avg", "by", "without", "rate", "increase", "irate", "time"}
-
-
-def samples(text: str) -> list[tuple[str, dict[str, str], float]]:
-    """(name, labels, value) of every sample of a Prometheus text exposition."""
-    return [
-        (sample.name, sample.labels, sample.value)
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    ]
 
 
 def dashboard_selectors() -> list[tuple[str, dict[str, str]]]:
@@ -126,8 +113,6 @@ def test_job_metrics_count_what_was_sent(published_run):
     dead_letters = values(
         "flink_taskmanager_job_task_operator_numRecordsIn", operator_name="dead_letters.*Writer"
     )
-    from events_for_tests import malformed_count
-
     assert sum(dead_letters) == malformed_count()
     to_topic = values(
         "flink_taskmanager_job_task_operator_numRecordsIn", operator_name="ctr_results_topic.*Writer"
@@ -215,16 +200,7 @@ def test_producer_metrics_count_what_was_sent(broker, topics, tmp_path):
 async def test_operator_metrics_against_kmock(kmock, tmp_path):
     api = emulated_cluster(kmock, tmp_path)
     port = free_port()
-    operator = start_ctr(
-        "operator",
-        env={
-            "KUBECONFIG": str(api.kubeconfig),
-            "CTR_NAMESPACES": api.namespace,
-            "CTR_RESYNC_INTERVAL": "1s",
-            "CTR_BOOTSTRAP_SERVERS": "kafka:9092",
-            "CTR_METRICS_PORT": str(port),
-        },
-    )
+    operator = start_ctr("operator", env=operator_env(api, CTR_METRICS_PORT=str(port)))
     output = CollectedOutput(operator)
     try:
         await create_producer(api, "one")
@@ -256,22 +232,15 @@ async def test_operator_metrics_against_kmock(kmock, tmp_path):
     )
 
 
-MONITORING = test_helm.VARIANTS["monitoring"]
-
-
 def test_pod_monitors_validate_against_the_upstream_crd(helm, chart):
-    upstream_file = test_helm.SHARED_CRDS / "prometheus-operator-monitoring.coreos.com_podmonitors.yaml"
+    upstream_file = SHARED_CRDS / "prometheus-operator-monitoring.coreos.com_podmonitors.yaml"
     if not upstream_file.is_file():
         pytest.skip(f"the upstream PodMonitor CRD is not here ({upstream_file} is absent)")
-    upstream = yaml.safe_load(upstream_file.read_text())
-    assert not [d for d in test_helm.render(helm, chart) if d["kind"] in ("PodMonitor", "ConfigMap")], (
-        "off by default"
-    )
-    monitors = [d for d in test_helm.render(helm, chart, *MONITORING) if d["kind"] == "PodMonitor"]
+    upstream = crd_from_file(upstream_file)
+    assert not [d for d in render(helm, chart) if d["kind"] in ("PodMonitor", "ConfigMap")], "off by default"
+    monitors = [d for d in render(helm, chart, *MONITORING_VALUES) if d["kind"] == "PodMonitor"]
     assert {m["metadata"]["name"] for m in monitors} == {"ctr-job", "ctr-operator", "ctr-producers"}
-    schema = test_helm.strict(
-        test_helm.served_schema(upstream, monitors[0]["apiVersion"])["properties"]["spec"]
-    )
+    schema = strict(served_schema(upstream, monitors[0]["apiVersion"])["properties"]["spec"])
     for monitor in monitors:
         assert monitor["apiVersion"].split("/")[0] == upstream["spec"]["group"]
         errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(monitor["spec"]), key=str)
@@ -284,7 +253,7 @@ def test_every_pod_names_its_metrics_port_and_the_monitors_select_them(helm, cha
     from ctr_operator import desired
     from ctr_operator.spec import ProducerSpec
 
-    documents = test_helm.render(helm, chart, *MONITORING, "--set", "producer.enabled=true")
+    documents = render(helm, chart, *MONITORING_VALUES, "--set", "producer.enabled=true")
     values = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["metrics"]
     flink = next(d for d in documents if d["kind"] == "FlinkDeployment")["spec"]
     assert flink["flinkConfiguration"]["metrics.reporter.prom.factory.class"] == PROMETHEUS_REPORTER

@@ -10,19 +10,31 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 import yaml
-from kubernetes_api import Api, create_producer, emulated_cluster, eventually
-from support import produce_args, start_ctr
 
 from ctr_operator import crd
+
+from helpers.commands import produce_args
+from helpers.figures import report_figures
+from helpers.kubernetes import (
+    Api,
+    change_spec,
+    create_producer,
+    emulated_cluster,
+    eventually,
+    identities,
+    live_setting_is,
+    replicas_are,
+    start_operator,
+    status_of,
+    stop_operator,
+)
+from helpers.processes import CollectedOutput, start_ctr
 
 pytestmark = pytest.mark.asyncio
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,49 +112,6 @@ async def api(request, kmock, tmp_path):
     await cluster.request("DELETE", f"/api/v1/namespaces/{cluster.namespace}")
 
 
-def start_operator(api: Api) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(api.kubeconfig),
-        "CTR_NAMESPACES": api.namespace,
-        "CTR_RESYNC_INTERVAL": "1s",
-        "CTR_BOOTSTRAP_SERVERS": "kafka:9092",
-        "CTR_PRODUCER_IMAGE": "ctr-producer:test",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "ctr.cli", "operator"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-async def stop_operator(process: subprocess.Popen) -> str:
-    process.send_signal(signal.SIGTERM)
-    output, _ = await asyncio.to_thread(process.communicate, timeout=30)
-    return output
-
-
-async def change_spec(api: Api, name: str, spec: dict, generation: int) -> None:
-    """Patch the spec; on kmock also bump the generation, as the API server does."""
-    body: dict[str, Any] = {"spec": spec}
-    if api.emulated:
-        body["metadata"] = {"generation": generation}
-    await api.patch(api.producers(name), body)
-
-
-async def identities(api: Api, name: str) -> dict[str, Any]:
-    """What tells each owned object's incarnation: its uid, or on kmock the objects created so far."""
-    if api.emulated:
-        return {
-            "creations": [
-                str(r.url.path) for r in api.kmock[api.kmock.method.POST] if "/events" not in str(r.url.path)
-            ]
-        }
-    return {path: (await api.get(path))["metadata"]["uid"] for path in api.owned_paths(name)}
-
-
 async def test_lifecycle_of_a_producer(api):
     operator = start_operator(api)
     try:
@@ -167,34 +136,36 @@ async def test_lifecycle_of_a_producer(api):
             e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
         }
         assert env["CTR_BOOTSTRAP_SERVERS"] == "kafka:9092" and env["CTR_CONFIG_MAP"] == "demo-producer"
-        status = await eventually(lambda: _status(api, "demo"), "a status")
+        status = await eventually(lambda: status_of(api, "demo"), "a status")
         assert status["conditions"][0]["type"] == "Ready" and status["observedGeneration"] >= 1
 
         if api.emulated:
             assert status["phase"] == "Pending" and status["conditions"][0]["status"] == "False"
             await api.patch(api.deployment("demo") + "/status", {"status": {"readyReplicas": 3}})
-            await eventually(lambda: _status(api, "demo", "Running"), "status Running")
+            await eventually(lambda: status_of(api, "demo", "Running"), "status Running")
 
         template_before = (await api.get(api.deployment("demo")))["spec"]["template"]
         await change_spec(api, "demo", {"rate": 600, "clickProbability": 0.5}, 2)
-        await eventually(lambda: _live(api, "demo", "rate", 200.0), "the new rate in the ConfigMap")
+        await eventually(lambda: live_setting_is(api, "demo", "rate", 200.0), "the new rate in the ConfigMap")
         assert (await api.get(api.deployment("demo")))["spec"]["template"] == template_before, (
             "a rate change restarted the pods"
         )
 
         await change_spec(api, "demo", {"state": "Paused"}, 3)
-        await eventually(lambda: _live(api, "demo", "state", "Paused"), "Paused in the ConfigMap")
+        await eventually(lambda: live_setting_is(api, "demo", "state", "Paused"), "Paused in the ConfigMap")
         if api.emulated:
-            await eventually(lambda: _status(api, "demo", "Paused"), "status Paused")
+            await eventually(lambda: status_of(api, "demo", "Paused"), "status Paused")
 
         await change_spec(api, "demo", {"state": "Stopped"}, 4)
-        await eventually(lambda: _replicas(api, "demo", 0), "replicas 0 when Stopped")
+        await eventually(lambda: replicas_are(api, "demo", 0), "replicas 0 when Stopped")
 
         status_code, _ = await api.request("DELETE", api.deployment("demo"))
         assert status_code < 300
-        await eventually(lambda: _replicas(api, "demo", 0), "the deleted Deployment to be restored")
+        await eventually(lambda: replicas_are(api, "demo", 0), "the deleted Deployment to be restored")
         await api.patch(api.config_map("demo"), {"data": {"settings.yaml": "rate: 1\n"}})
-        await eventually(lambda: _live(api, "demo", "state", "Paused"), "the edited ConfigMap to be restored")
+        await eventually(
+            lambda: live_setting_is(api, "demo", "state", "Paused"), "the edited ConfigMap to be restored"
+        )
     finally:
         output = await stop_operator(operator)
     assert "Traceback" not in output, output
@@ -204,29 +175,14 @@ async def test_lifecycle_of_a_producer(api):
     try:
         await change_spec(api, "demo", {"clickProbability": 0.3}, 5)
         await eventually(
-            lambda: _live(api, "demo", "clickProbability", 0.3), "the restarted operator to reconcile"
+            lambda: live_setting_is(api, "demo", "clickProbability", 0.3),
+            "the restarted operator to reconcile",
         )
         assert (await api.get(api.deployment("demo")))["spec"]["replicas"] == 0
     finally:
         output = await stop_operator(restarted)
     assert await identities(api, "demo") == before, "the restarted operator created objects again"
     assert "Traceback" not in output, output
-
-
-async def _status(api: Api, name: str, phase: str | None = None):
-    producer = await api.get(api.producers(name))
-    status = (producer or {}).get("status") or {}
-    return status if status.get("phase") and (phase is None or status["phase"] == phase) else None
-
-
-async def _live(api: Api, name: str, field: str, value) -> bool:
-    config_map = await api.get(api.config_map(name))
-    return bool(config_map) and yaml.safe_load(config_map["data"]["settings.yaml"]).get(field) == value
-
-
-async def _replicas(api: Api, name: str, count: int) -> bool:
-    deployment = await api.get(api.deployment(name))
-    return bool(deployment) and deployment["spec"]["replicas"] == count
 
 
 async def test_producer_follows_its_config_map_without_restart(api, broker, topics):
@@ -252,20 +208,26 @@ async def test_producer_follows_its_config_map_without_restart(api, broker, topi
         ),
         env={"KUBECONFIG": str(api.kubeconfig)},
     )
-    lines: list[str] = []
+    output = CollectedOutput(process)
 
     async def saw(text: str) -> bool:
-        line = await asyncio.to_thread(process.stderr.readline)
-        lines.append(line)
-        return text in line
+        """Whether a stderr line read since the last one seen says ``text``: the lines are read by
+        threads (CollectedOutput), so that a producer gone quiet fails ``eventually`` at its deadline
+        instead of blocking a read."""
+        return output.next_stderr(lambda line: text in line) is not None
 
     try:
         await eventually(lambda: saw("target 50/s"), "the producer at the ConfigMap's rate")
         await api.patch(f"{path}/live", {"data": {"settings.yaml": "rate: 500\n"}})
         changed = asyncio.get_running_loop().time()
         await eventually(lambda: saw("target 500/s"), "the producer at the new rate")
-        assert asyncio.get_running_loop().time() - changed < 2.0
+        report_figures(
+            "operator",
+            "a producer follows its ConfigMap",
+            changed_after_s=f"{asyncio.get_running_loop().time() - changed:.1f}",
+        )
+        assert process.poll() is None, "the producer restarted (or exited) to take the change"
     finally:
         process.send_signal(signal.SIGTERM)
-        _, errors = await asyncio.to_thread(process.communicate, timeout=30)
-    assert process.returncode == 0, "".join(lines) + errors
+        code = await asyncio.to_thread(output.finish, 30)
+    assert code == 0, "".join(output.stderr)

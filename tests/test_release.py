@@ -7,20 +7,20 @@ namespace and name, and everything a pod or a custom resource refers to is rende
 by an operator the chart installs.
 """
 
+import copy
 import re
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
-from crd_schemas import served_schema, strict
-from helm_tool import MONITORING_VALUES, helm_binary
 
 from ctr_operator import crd
+
+from helpers.helm import MONITORING_VALUES, helm_binary, template
+from helpers.schemas import crd_from_file, kubernetes_errors, served_schema, strict
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -64,19 +64,18 @@ def release_chart(tmp_path_factory) -> Path:
 
 def render(chart: Path, *args: str) -> list[dict]:
     """Every object of the release, with the namespace it lands in."""
-    command = [
-        str(helm_binary()),
-        "template",
-        RELEASE,
-        str(chart),
-        "--namespace",
-        NAMESPACE,
-        "--include-crds",
-        *args,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    documents = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    documents = copy.deepcopy(
+        template(
+            str(helm_binary()),
+            "template",
+            RELEASE,
+            str(chart),
+            "--namespace",
+            NAMESPACE,
+            "--include-crds",
+            *args,
+        )
+    )
     for document in documents:
         if document["kind"] not in ("CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"):
             document["metadata"].setdefault("namespace", NAMESPACE)
@@ -107,35 +106,17 @@ def test_no_two_objects_share_kind_namespace_and_name(release):
     assert [key for key, count in keys.items() if count > 1] == []
 
 
-def test_built_in_objects_validate_for_the_chart_s_kubernetes_floor(release, tmp_path):
+def test_built_in_objects_validate_for_the_chart_s_kubernetes_floor(release):
     _, documents = release
     built_in = [
         d for d in documents if "." not in d["apiVersion"].split("/")[0] or "k8s.io" in d["apiVersion"]
     ]
-    paths = []
-    for n, document in enumerate(built_in):
-        path = tmp_path / f"{n}-{document['kind']}.yaml"
-        path.write_text(yaml.safe_dump(document))
-        paths.append(str(path))
-    command = [
-        sys.executable,
-        "-m",
-        "kubernetes_validate",
-        "--strict",
-        "-k",
-        kubernetes_floor(),
-        "--quiet",
-        *paths,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert kubernetes_errors(built_in, kubernetes_floor()) == []
 
 
 def test_custom_resources_validate_against_their_definitions(release):
     variant, documents = release
-    definitions = {
-        kind: yaml.safe_load(path.read_text()) for kind, path in CUSTOM_RESOURCE_DEFINITIONS.items()
-    }
+    definitions = {kind: crd_from_file(path) for kind, path in CUSTOM_RESOURCE_DEFINITIONS.items()}
     definitions[crd.KIND] = crd.producer_crd()
     checked = Counter()
     for document in documents:

@@ -1,10 +1,15 @@
-"""``ctr results`` on a hand-made output directory, and a short ``ctr demo`` run end to end."""
+"""``ctr results`` on a hand-made output directory (in this process, and once as the installed ``ctr``
+command), and a short ``ctr demo`` run end to end."""
 
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from support import run_ctr
+
+from helpers.processes import run_ctr
 
 
 def partition(results, day: str, campaign: str):
@@ -32,8 +37,8 @@ def output_dir(tmp_path):
     return results
 
 
-def test_results_csv_is_sorted_and_skips_uncommitted_files(output_dir):
-    result = run_ctr("results", str(output_dir), "--format", "csv", timeout=60)
+def test_results_csv_is_sorted_and_skips_uncommitted_files(ctr_cli, output_dir):
+    result = ctr_cli("results", str(output_dir), "--format", "csv")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines() == [
         "campaign_id,window_start,window_end,impressions,clicks,ctr",
@@ -43,16 +48,16 @@ def test_results_csv_is_sorted_and_skips_uncommitted_files(output_dir):
     ]
 
 
-def test_results_json_table_and_plot(output_dir, tmp_path):
-    rows = json.loads(run_ctr("results", str(output_dir), "--format", "json", timeout=60).stdout)
+def test_results_json_table_and_plot(ctr_cli, output_dir, tmp_path):
+    rows = json.loads(ctr_cli("results", str(output_dir), "--format", "json").stdout)
     assert [(r["campaign_id"], r["impressions"]) for r in rows] == [("b", 4), ("a", 8), ("b", 10)]
     plot = tmp_path / "ctr.png"
-    table = run_ctr("results", str(output_dir), "--plot", str(plot), timeout=120)
+    table = ctr_cli("results", str(output_dir), "--plot", str(plot))
     assert "50.00%" in table.stdout and "campaign" in table.stdout
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_results_of_one_campaign_or_since_a_time_read_only_their_partitions(output_dir):
+def test_results_of_one_campaign_or_since_a_time_read_only_their_partitions(ctr_cli, output_dir):
     from ctr_job.results import campaign_bucket
 
     assert campaign_bucket("a") != campaign_bucket("b")
@@ -60,22 +65,20 @@ def test_results_of_one_campaign_or_since_a_time_read_only_their_partitions(outp
     (partition(output_dir, "2024-01-02", "a") / "part-3-0-0").write_text(
         "a,2024-01-02 00:00:00,2024-01-02 00:00:30,3,3,1.0\n"
     )
-    a = run_ctr("results", str(output_dir), "--format", "csv", "--campaign", "a", timeout=60)
+    a = ctr_cli("results", str(output_dir), "--format", "csv", "--campaign", "a")
     assert a.returncode == 0, a.stderr
     assert a.stdout.strip().splitlines()[1:] == [
         "a,2024-01-01 00:00:30,2024-01-01 00:01:00,8,2,0.25",
         "a,2024-01-02 00:00:00,2024-01-02 00:00:30,3,3,1.0",
     ]
-    since = run_ctr(
-        "results", str(output_dir), "--format", "csv", "--since", "2024-01-01 00:00:30", timeout=60
-    )
+    since = ctr_cli("results", str(output_dir), "--format", "csv", "--since", "2024-01-01 00:00:30")
     assert since.returncode == 0, since.stderr
     assert [line.split(",")[:2] for line in since.stdout.strip().splitlines()[1:]] == [
         ["a", "2024-01-01 00:00:30"],
         ["b", "2024-01-01 00:00:30"],
         ["a", "2024-01-02 00:00:00"],
     ]
-    bad = run_ctr("results", str(output_dir), "--since", "yesterday", timeout=60)
+    bad = ctr_cli("results", str(output_dir), "--since", "yesterday")
     assert bad.returncode == 2 and "--since" in bad.stderr
 
 
@@ -94,12 +97,28 @@ def test_demo_says_when_a_window_is_committed():
     assert "not yet" in status_line(Progress(0, 0, None), 100.0, 100.0)
 
 
-def test_results_of_a_missing_directory_exits_2(tmp_path):
-    result = run_ctr("results", str(tmp_path / "nothing"), timeout=60)
+def test_the_installed_ctr_command_runs_its_subcommands(output_dir):
+    """The ``ctr`` script pip installed (the project's entry point and its subcommands' entry points),
+    as a user runs it: a subcommand's output, and a bad setting's exit code."""
+    ctr = Path(sys.executable).parent / "ctr"
+    result = subprocess.run(
+        [str(ctr), "results", str(output_dir), "--format", "csv"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "campaign_id,window_start,window_end,impressions,clicks,ctr"
+    assert len(result.stdout.strip().splitlines()) == 4
+    bad = subprocess.run([str(ctr), "produce", "--rate", "-5"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--rate" in bad.stderr, bad.stderr
+
+
+def test_results_of_a_missing_directory_exits_2(ctr_cli, tmp_path):
+    result = ctr_cli("results", str(tmp_path / "nothing"))
     assert result.returncode == 2 and "not a directory" in result.stderr
 
 
 @pytest.mark.slow
+@pytest.mark.broker
+@pytest.mark.jvm
 def test_short_demo_commits_windows_consistent_with_the_producer(tmp_path):
     result = run_ctr(
         "demo",
@@ -143,7 +162,7 @@ def test_short_demo_commits_windows_consistent_with_the_producer(tmp_path):
     )
 
 
-def test_results_read_rfc_4180_fields_and_skip_bad_lines_with_a_warning(tmp_path):
+def test_results_read_rfc_4180_fields_and_skip_bad_lines_with_a_warning(ctr_cli, tmp_path):
     """Quoted fields (commas, doubled quotes, a line break) read back exactly; a line that is no CTR
     row is a one-line warning naming its file and line, and the other rows are still read."""
     results = tmp_path / "results"
@@ -158,7 +177,7 @@ def test_results_read_rfc_4180_fields_and_skip_bad_lines_with_a_warning(tmp_path
         b"\xff,2024-01-01 00:00:30,2024-01-01 00:01:00,2,1,0.5\n"
         b'"b,2024-01-01 00:01:00,2024-01-01 00:01:30,1,1,1.0\n'
     )
-    result = run_ctr("results", str(results), "--format", "json", timeout=60)
+    result = ctr_cli("results", str(results), "--format", "json")
     assert result.returncode == 0, result.stderr
     assert [(r["campaign_id"], r["impressions"]) for r in json.loads(result.stdout)] == [(odd, 4), ("b", 2)]
     warnings = result.stderr.strip().splitlines()

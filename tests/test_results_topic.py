@@ -6,29 +6,28 @@ import signal
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from events_for_tests import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels
-from published_run import results_from_topic
-from support import CollectedOutput, read_topic, run_ctr, start_ctr, wait_for
-from test_job import comparable, job_args, stop_job
 
 from ctr.reference import CtrRow, reference_ctr
 from ctr_job.results import format_batch
 
-
-def rows_of(stdout: str) -> list[CtrRow]:
-    return [CtrRow(**row) for row in json.loads(stdout)]
+from helpers.commands import job_args, results_topic_args
+from helpers.events import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels
+from helpers.job_runs import stop_job
+from helpers.kafka import read_topic
+from helpers.processes import CollectedOutput, start_ctr, wait_for
+from helpers.results import comparable, results_from_topic, rows_of_json
 
 
 @pytest.mark.slow
 def test_rows_on_the_topic_equal_the_reference(published_run):
     assert published_run["from_topic"].returncode == 0, published_run["from_topic"].stderr
-    on_topic = rows_of(published_run["from_topic"].stdout)
+    on_topic = rows_of_json(published_run["from_topic"].stdout)
     assert comparable(on_topic) == comparable(published_run["expected"])
 
 
 @pytest.mark.slow
 def test_rows_on_the_topic_and_in_the_files_agree_row_for_row(published_run):
-    on_topic = rows_of(published_run["from_topic"].stdout)
+    on_topic = rows_of_json(published_run["from_topic"].stdout)
     assert sorted(on_topic) == sorted(published_run["rows"])
 
 
@@ -43,22 +42,13 @@ def test_records_are_keyed_by_campaign_and_window(published_run):
 
 
 @pytest.mark.slow
+@pytest.mark.jvm
 def test_follow_prints_rows_as_windows_close(broker, topics, tmp_path):
     """``ctr results --topic --follow`` started before the job prints every row once its window closes."""
     events = hard_cases(seed=4, count=200)
     expected = reference_ctr(events.plain_impressions(), events.plain_clicks(), WINDOW_MS, JOIN_BOUND_MS)
     follower = CollectedOutput(
-        start_ctr(
-            "results",
-            "--topic",
-            "--follow",
-            "--format",
-            "json",
-            "--bootstrap-servers",
-            broker.bootstrap_servers,
-            "--results-topic",
-            topics.results,
-        )
+        start_ctr(*results_topic_args(broker.bootstrap_servers, topics.results, "--follow"))
     )
     extra = ("--publish-results", "true", "--results-topic", topics.results)
     job = CollectedOutput(start_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path, *extra)))
@@ -87,9 +77,9 @@ def test_reading_a_missing_topic_fails_clearly(broker):
     assert result.returncode == 1 and "no-such-topic does not exist" in result.stderr
 
 
-def test_follow_needs_topic_and_topic_takes_no_directory(tmp_path):
-    assert run_ctr("results", "--follow").returncode == 2
-    result = run_ctr("results", str(tmp_path), "--topic")
+def test_follow_needs_topic_and_topic_takes_no_directory(ctr_cli, tmp_path):
+    assert ctr_cli("results", "--follow").returncode == 2
+    result = ctr_cli("results", str(tmp_path), "--topic")
     assert result.returncode == 2 and "--topic" in result.stderr
 
 
@@ -121,7 +111,7 @@ def test_reader_keeps_the_last_value_per_key_drops_tombstones_and_skips_bad_reco
     assert producer.flush(10) == 0
     result = results_from_topic(broker, topics.results)
     assert result.returncode == 0, result.stderr
-    assert rows_of(result.stdout) == [updated]
+    assert rows_of_json(result.stdout) == [updated]
     assert "skipped the record" in result.stderr and "not a CTR row" in result.stderr
 
 

@@ -1,6 +1,7 @@
 """The code's style, types and layers, held by the tools pyproject.toml configures: ruff, mypy and
 import-linter."""
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -44,3 +45,29 @@ def test_generated_files_are_current():
         [sys.executable, str(ROOT / "tools" / "generate.py"), "--check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """The top-level names of the modules a Python file imports (``import a.b``, ``from a.b import c``)."""
+    tree = ast.parse(path.read_text(), str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_no_test_module_imports_another_or_a_conftest():
+    """Shared code is in tests/helpers/ (or a conftest.py fixture): a test module imports neither another
+    test module nor conftest, and helpers import no test module."""
+    tests = ROOT / "tests"
+    forbidden = {path.stem for path in tests.rglob("test_*.py")} | {"conftest"}
+    importing = {
+        str(path.relative_to(ROOT)): sorted(_imported_modules(path) & forbidden)
+        for path in sorted(tests.rglob("*.py"))
+    }
+    assert not {path: names for path, names in importing.items() if names}
+    flat = sorted(path.name for path in tests.glob("*.py") if not path.name.startswith(("test_", "conftest")))
+    assert not flat, f"helpers belong in tests/helpers/: {flat}"

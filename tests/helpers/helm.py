@@ -1,6 +1,8 @@
 """The helm v3 binary for the chart tests (built once from Helm's own Go module at a pinned version),
 the chart as those tests render it, and rendering."""
 
+import copy
+import functools
 import os
 import shutil
 import subprocess
@@ -9,7 +11,10 @@ from pathlib import Path
 
 import yaml
 
-CHART = Path(__file__).resolve().parent.parent / "helm"
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm"
+#: The upstream CRDs (Strimzi's, the Flink operator's, the Prometheus operator's), when this machine has them.
+SHARED_CRDS = ROOT.parent / "shared" / "crds"
 #: The namespace the tests render the chart into.
 NAMESPACE = "ctr"
 #: The values that turn every monitoring object on: the PodMonitors, the dashboard, the alerting rules.
@@ -86,11 +91,15 @@ def chart_without_dependencies(directory: Path) -> Path:
 
 
 def render(helm: str, chart: Path, *args: str, release: str = "ctr") -> list[dict]:
-    """The objects ``helm template RELEASE CHART --namespace NAMESPACE ARGS`` renders."""
-    result = subprocess.run(
-        [helm, "template", release, str(chart), "--namespace", NAMESPACE, *args],
-        capture_output=True,
-        text=True,
-    )
+    """The objects ``helm template RELEASE CHART --namespace NAMESPACE ARGS`` renders (a copy of the
+    session's first rendering of the same command: a chart copy is never changed once rendered)."""
+    return copy.deepcopy(template(helm, "template", release, str(chart), "--namespace", NAMESPACE, *args))
+
+
+@functools.cache
+def template(helm: str, *args: str) -> list[dict]:
+    """The objects ``helm ARGS`` prints (``template ...``), rendered once per session; do not change them."""
+    result = subprocess.run([helm, *args], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    # libyaml's loader: a release with its subcharts' CRDs is megabytes of YAML.
+    return [doc for doc in yaml.load_all(result.stdout, Loader=yaml.CSafeLoader) if doc]

@@ -1,8 +1,11 @@
 """The tests' access to a Kubernetes API for the operator: kmock emulating one (kmock stores objects
 and serves list/watch/patch but runs no controllers; tests/test_operator_e2e.py adds a real
-cluster's), and Producers created there."""
+cluster's), Producers created and changed there, and ``ctr operator`` run against it."""
 
 import asyncio
+import os
+import signal
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,8 @@ import aiohttp
 import yaml
 
 from ctr_operator import crd, desired
+
+from helpers.processes import CTR
 
 #: How long a test waits for the operator to act (``eventually``).
 TIMEOUT = 30.0
@@ -145,3 +150,79 @@ async def create_producer(api: Api, name: str, **spec) -> None:
     }
     status, _ = await api.request("POST", api.producers(), body)
     assert status < 300, status
+
+
+async def change_spec(api: Api, name: str, spec: dict, generation: int) -> None:
+    """Patch the spec; on kmock also bump the generation, as the API server does."""
+    body: dict[str, Any] = {"spec": spec}
+    if api.emulated:
+        body["metadata"] = {"generation": generation}
+    await api.patch(api.producers(name), body)
+
+
+async def identities(api: Api, name: str) -> dict[str, Any]:
+    """What tells each owned object's incarnation: its uid, or on kmock the objects created so far."""
+    if api.emulated:
+        return {
+            "creations": [
+                str(r.url.path) for r in api.kmock[api.kmock.method.POST] if "/events" not in str(r.url.path)
+            ]
+        }
+    return {path: (await api.get(path))["metadata"]["uid"] for path in api.owned_paths(name)}
+
+
+async def status_of(api: Api, name: str, phase: str | None = None) -> dict | None:
+    """The Producer's status once it has a phase (``phase`` if given), else None."""
+    producer = await api.get(api.producers(name))
+    status = (producer or {}).get("status") or {}
+    return status if status.get("phase") and (phase is None or status["phase"] == phase) else None
+
+
+async def live_setting_is(api: Api, name: str, field: str, value) -> bool:
+    """Whether the Producer's ConfigMap gives its pods ``field``: ``value``."""
+    config_map = await api.get(api.config_map(name))
+    return bool(config_map) and yaml.safe_load(config_map["data"]["settings.yaml"]).get(field) == value
+
+
+async def replicas_are(api: Api, name: str, count: int) -> bool:
+    """Whether the Producer's Deployment asks for ``count`` replicas."""
+    deployment = await api.get(api.deployment(name))
+    return bool(deployment) and deployment["spec"]["replicas"] == count
+
+
+def operator_env(api: Api, **settings: str) -> dict[str, str]:
+    """The environment of ``ctr operator`` against ``api``: its namespace, a 1 s resync, a Kafka address
+    for the producers it makes, then ``settings`` (``CTR_METRICS_PORT="9090"``)."""
+    return {
+        "KUBECONFIG": str(api.kubeconfig),
+        "CTR_NAMESPACES": api.namespace,
+        "CTR_RESYNC_INTERVAL": "1s",
+        "CTR_BOOTSTRAP_SERVERS": "kafka:9092",
+        "CTR_PRODUCER_IMAGE": "ctr-producer:test",
+        **settings,
+    }
+
+
+def start_operator(api: Api) -> subprocess.Popen:
+    """``ctr operator`` against ``api``, its stderr in its stdout (``stop_operator`` returns both)."""
+    return subprocess.Popen(
+        [*CTR, "operator"],
+        env={**os.environ, **operator_env(api)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+async def stop_operator(process: subprocess.Popen) -> str:
+    """SIGTERM the operator; its output once it exited."""
+    process.send_signal(signal.SIGTERM)
+    output, _ = await asyncio.to_thread(process.communicate, timeout=30)
+    return output
+
+
+async def kill_operator(process: subprocess.Popen) -> str:
+    """SIGKILL the operator; its output once it exited."""
+    process.send_signal(signal.SIGKILL)
+    output, _ = await asyncio.to_thread(process.communicate, timeout=30)
+    return output

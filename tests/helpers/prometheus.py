@@ -1,5 +1,6 @@
-"""A real Prometheus server and promtool (Debian's ``prometheus`` package) for the tests, and the
-chart's alerting rules as Prometheus reads them."""
+"""Prometheus for the tests: an endpoint scraped and its samples; a real Prometheus server and promtool
+(Debian's ``prometheus`` package); the chart's alerting rules as Prometheus reads them; the Grafana
+dashboard's queries."""
 
 import json
 import shutil
@@ -9,12 +10,37 @@ import urllib.request
 from pathlib import Path
 
 import yaml
-from helm_tool import render
-from support import wait_for
+from prometheus_client.parser import text_string_to_metric_families
 
 from ctr.broker import free_port
 
+from helpers.helm import render
+from helpers.processes import wait_for
+
 INSTALL = "apt-get install -y prometheus (Debian's package: prometheus and promtool)"
+#: The chart's Grafana dashboard.
+DASHBOARD = Path(__file__).resolve().parents[2] / "helm" / "dashboards" / "ctr.json"
+
+
+def scrape(port: int) -> str:
+    """The text of a Prometheus endpoint on 127.0.0.1."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def samples(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """(name, labels, value) of every sample of a Prometheus text exposition."""
+    return [
+        (sample.name, sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    ]
+
+
+def dashboard_queries() -> list[str]:
+    """The PromQL expression of every target of every panel of the dashboard, as written there."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return [target["expr"] for panel in panels for target in panel["targets"]]
 
 
 def binary(name: str) -> str:

@@ -1,0 +1,77 @@
+"""Runs of ``ctr job``: waited for until every window is committed, stopped; and the one run with its
+metrics on and its rows published to the results topic that tests/test_metrics.py and
+tests/test_results_topic.py share (conftest.py's ``published_run``: a Flink run costs a minute of
+both cores)."""
+
+import json
+import subprocess
+from pathlib import Path
+
+from ctr.broker import KafkaBroker, free_port
+from ctr.reference import CtrRow, reference_ctr
+from ctr_job.results import read_results
+
+from helpers.commands import job_args
+from helpers.events import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels
+from helpers.kafka import fresh_topics, messages_on
+from helpers.processes import CollectedOutput, start_ctr, stop, wait_for
+from helpers.prometheus import scrape
+from helpers.results import results_from_topic
+
+#: How long a job run may take to commit every window of the hard cases.
+RESULT_TIMEOUT = 240
+
+
+def wait_for_results(
+    output: Path, expected: list[CtrRow], job: CollectedOutput, timeout: float = RESULT_TIMEOUT
+) -> list[CtrRow]:
+    """The committed rows in ``output`` once there are as many as ``expected`` (the job must keep running)."""
+
+    def complete() -> bool:
+        assert job.process.poll() is None, f"the job exited early:\n{''.join(job.stderr)[-3000:]}"
+        return len(read_results(output)) >= len(expected)
+
+    wait_for(complete, timeout, "every window to be committed", interval=0.5)
+    return read_results(output)
+
+
+def stop_job(job: CollectedOutput) -> None:
+    """SIGTERM the job; it must exit 0 (it cancels the Flink job and stops its cluster)."""
+    assert stop(job) == 0, "".join(job.stderr)[-3000:]
+
+
+def published_run(broker: KafkaBroker, work: Path) -> dict:
+    """The hard cases and the malformed messages through ``ctr job --metrics-port P --publish-results
+    true``: its CSV rows, the rows ``ctr results --topic`` reads, a scrape once every window is
+    committed, and the reference."""
+    topics = fresh_topics(broker)
+    events = hard_cases(seed=3)
+    produce(broker, topics, events, malformed=True)
+    produce_sentinels(broker, topics, events)
+    expected = reference_ctr(events.plain_impressions(), events.plain_clicks(), WINDOW_MS, JOIN_BOUND_MS)
+    port = free_port()
+    extra = ("--metrics-port", str(port), "--publish-results", "true", "--results-topic", topics.results)
+    job = CollectedOutput(start_ctr(*job_args(broker.bootstrap_servers, topics, work, *extra)))
+    try:
+        rows = wait_for_results(work / "results", expected, job)
+        # The JobManager's reporter is on the port given, the TaskManager's on the next one.
+        metrics = scrape(port) + scrape(port + 1)
+        read = [subprocess.CompletedProcess([], 1)]
+
+        def all_on_the_topic() -> bool:
+            read[0] = results_from_topic(broker, topics.results)
+            return read[0].returncode == 0 and len(json.loads(read[0].stdout)) >= len(expected)
+
+        wait_for(all_on_the_topic, 60, "every row on the results topic", interval=1.0)
+        from_topic = read[0]
+    finally:
+        stop_job(job)
+    return {
+        "rows": rows,
+        "expected": expected,
+        "from_topic": from_topic,
+        "metrics": metrics,
+        "sent": {topic: messages_on(broker, topic) for topic in (topics.impressions, topics.clicks)},
+        "topics": topics,
+        "broker": broker,
+    }
