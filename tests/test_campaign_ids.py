@@ -15,8 +15,10 @@ from support import CollectedOutput, fresh_topics, read_topic, run_ctr, start_ct
 from test_job import comparable, job_args, stop_job, wait_for_results
 
 from ctr.events import MAX_STRING_LENGTH, Click, Impression, MalformedEvent, decode_impression, encode
-from ctr.reference import CtrRow, reference_ctr
-from ctr_job.results import campaign_bucket, committed_files, format_table
+from ctr.reference import reference_ctr
+from ctr.results_contract import CtrRow, campaign_bucket
+from ctr_results.files import committed_files
+from ctr_results.formats import format_table
 
 #: Ids the job counts: CSV's and paths' special characters, non-ASCII, the longest allowed.
 COUNTED = [

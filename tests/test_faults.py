@@ -34,14 +34,15 @@ from support import job_args as support_job_args
 
 from ctr.broker import KafkaBroker, free_port
 from ctr.events import Click, Impression, decode_click, decode_impression
-from ctr.reference import CtrRow, reference_ctr
+from ctr.reference import reference_ctr
+from ctr.results_contract import CtrRow
 from ctr.settings.models import ProducerSettings
 from ctr.topics import TopicNames
 from ctr_job.checkpoints import latest_checkpoint
-from ctr_job.results import read_results
 from ctr_operator import desired
 from ctr_operator.spec import ProducerSpec
 from ctr_producer.traffic import TrafficModel
+from ctr_results.files import read_results
 
 WINDOW_MS = 5_000
 JOIN_BOUND_MS = 5_000

@@ -27,11 +27,12 @@ from support import job_args as support_job_args
 
 from ctr.broker import free_port
 from ctr.events import Click, Impression
-from ctr.reference import CtrRow, reference_ctr
+from ctr.reference import reference_ctr
+from ctr.results_contract import CtrRow
 from ctr.topics import TopicNames
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.jars import NOT_BUILT, jars_dir, pinned
-from ctr_job.results import read_results
+from ctr_results.files import read_results
 
 RESULT_TIMEOUT = 240
 

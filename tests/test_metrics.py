@@ -25,7 +25,7 @@ from support import (
 )
 
 from ctr.broker import free_port
-from ctr.reference import CtrRow
+from ctr.results_contract import CtrRow
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,9 @@ from published_run import results_from_topic
 from support import CollectedOutput, read_topic, run_ctr, start_ctr, wait_for
 from test_job import comparable, job_args, stop_job
 
-from ctr.reference import CtrRow, reference_ctr
-from ctr_job.results import format_batch
+from ctr.reference import reference_ctr
+from ctr.results_contract import CtrRow
+from ctr_results.formats import format_batch
 
 
 def rows_of(stdout: str) -> list[CtrRow]:

@@ -1,5 +1,5 @@
 """The CTR job's program: what Flink's Python driver runs in the JobManager (``flink_entry.py``), in the
-FlinkDeployment and on ``ctr job``'s local cluster (``ctr_job.launcher``)."""
+FlinkDeployment and on ``ctr job``'s local cluster (``ctr_job.local.launcher``)."""
 
 import argparse
 import logging
