@@ -66,3 +66,11 @@ def test_pyflink_is_built_in_a_stage_with_a_compiler_and_the_final_image_has_non
     assert "build-essential" in builder and "python3-dev" in builder and "apache-flink==" in builder
     assert "build-essential" not in final and "COPY --from=python /opt/venv /opt/venv" in final
     assert re.search(r"^USER 9999$", final, re.M), "the final image runs as flink"
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.parent.name)
+def test_each_image_copies_every_part_it_installs(dockerfile):
+    """pip installs every folder pyproject.toml lists (each image's `ctr` loads every part's subcommand)."""
+    where = re.search(r"^where = \[(.*)\]$", (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    copied = set(re.findall(r"^COPY (\w+) \S+$", dockerfile.read_text(), re.M))
+    assert set(re.findall(r'"(\w+)"', where)) <= copied
