@@ -3,6 +3,8 @@ SQL windows) against the earlier SQL plan (LEFT interval join, COUNT(DISTINCT) w
 options on both, a SQL plan without distinct state, and a parse-only ceiling, all in the same run;
 freshness of committed windows in a live run; scale in campaigns (throughput, peak memory, open files).
 
+The comparison plans are bench/job_plans.py's; it builds their Java classes (bench/java) with Maven first.
+
 Run: python bench/job.py [--quick]
 """
 

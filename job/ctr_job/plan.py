@@ -35,7 +35,7 @@ def statement_set(table_env: Any, inserts: list[str]) -> Any:
     return statements
 
 
-def click_flags_class() -> Any:
+def _click_flags() -> Any:
     """The Java class ``ctr.flink.ClickFlags`` (through the running JVM's gateway)."""
     from pyflink.java_gateway import get_gateway
 
@@ -47,7 +47,7 @@ def source_streams(table_env: Any) -> dict[str, Any]:
     malformed rows registered as the views ``dead_impressions`` and ``dead_clicks``."""
     from pyflink.datastream import DataStream
 
-    flags_class = click_flags_class()
+    flags_class = _click_flags()
     streams = {
         source: flags_class.rows(table_env._j_tenv, table_env.sql_query(flag_input_query(source))._j_table)
         for source in ("impressions", "clicks")
@@ -77,7 +77,7 @@ def register_flags(table_env: Any, j_flags: Any) -> None:
 def _register_click_flags(table_env: Any, sql: JobSql) -> None:
     from pyflink.datastream import DataStream
 
-    flags_class = click_flags_class()
+    flags_class = _click_flags()
     streams = source_streams(table_env)
     j_flags = flags_class.flags(streams["impressions"], streams["clicks"], sql.join_bound_ms)
     late = (flags_class.lateImpressions(j_flags), flags_class.lateClicks(j_flags))
