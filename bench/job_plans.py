@@ -152,6 +152,8 @@ def keyed_exchange_plan(table_env: Any, sql: JobSql) -> Any:
 
 def build(table_env: Any, name: str, sql: JobSql) -> Any:
     """The statement set of the plan ``name`` (one of BUILDS) on ``table_env``."""
+    if name not in BUILDS:
+        raise ValueError(f"no plan {name!r}: one of {', '.join(BUILDS)}")
     if name == "click-flags":
         return build_plan(table_env, sql)
     if name == "keyed-exchange":
