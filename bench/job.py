@@ -3,6 +3,8 @@ SQL windows) against the earlier SQL plan (LEFT interval join, COUNT(DISTINCT) w
 options on both, a SQL plan without distinct state, and a parse-only ceiling, all in the same run;
 freshness of committed windows in a live run; scale in campaigns (throughput, peak memory, open files).
 
+The comparison plans are bench/job_plans.py's; it builds their Java classes (bench/java) with Maven first.
+
 Run: python bench/job.py [--quick]
 """
 
@@ -34,6 +36,8 @@ from common import (
     report,
 )
 from confluent_kafka import Producer
+from job_plans import JAR as BENCH_JAR
+from job_plans import BoundedSql, build, build_java
 
 from ctr.broker import KafkaBroker
 from ctr.campaigns import parse_campaigns
@@ -42,10 +46,8 @@ from ctr.reference import reference_ctr
 from ctr.settings.models import LiveSettings, LocalJobSettings
 from ctr.topics import DEFAULT_PARTITIONS, TopicNames
 from ctr_job.checkpoints import latest_checkpoint
-from ctr_job.plan import PLANS as PLAN_BUILDS
-from ctr_job.results import read_results
-from ctr_job.sql import JobSql, interval
 from ctr_producer.traffic import TrafficModel
+from ctr_results.files import read_results
 
 EVENT_TIME_RATE = 20_000
 #: Each plan also runs on this first share of the input: the difference of the two runs is its
@@ -60,7 +62,7 @@ class Plan:
     options and JVM arguments."""
 
     name: str
-    build: str = "click-flags"  # one of ctr_job.plan.PLANS, or sql-flag-windows or parse-only
+    build: str = "click-flags"  # one of job_plans.BUILDS
     parallelism: int = 2
     options: tuple[tuple[str, str], ...] = ()
     jvm_heap: str = LocalJobSettings.model_fields["jvm_heap"].default
@@ -238,31 +240,6 @@ def run_plan(
     return PlanRun(json.loads(stdout.strip().splitlines()[-1])["seconds"], memory.peak_mib, files.peak)
 
 
-def _statements(build: str, sql: JobSql) -> tuple[list[str], list[str]]:
-    """DDL and INSERTs of the SQL-only comparison plans."""
-    from ctr_job.sql import WINDOWS_VIEW, interval_join_statements, windows_view
-
-    ddl, inserts = interval_join_statements(sql)
-    if build == "parse-only":
-        ddl.append("CREATE TEMPORARY TABLE parsed (id STRING) WITH ('connector' = 'blackhole')")
-        inserts = [
-            "INSERT INTO parsed SELECT impr_id FROM valid_impressions",
-            "INSERT INTO parsed SELECT click_id FROM valid_clicks",
-        ]
-    if build == "sql-flag-windows":
-        # One row per impression and window with its clicked flag (a window per impr_id after the
-        # interval join), then windows counting rows and summing flags: no COUNT(DISTINCT) sets.
-        ddl = [statement for statement in ddl if f"VIEW {WINDOWS_VIEW} " not in statement]
-        ddl.append(
-            f"""CREATE TEMPORARY VIEW flags_per_impression AS
-SELECT campaign_id, window_time AS event_time, MAX(IF(clicked_impr_id IS NULL, 0, 1)) AS clicked
-FROM TABLE(TUMBLE(TABLE impressions_with_clicks, DESCRIPTOR(event_time), {interval(WINDOW_MS)}))
-GROUP BY window_start, window_end, window_time, campaign_id, impr_id"""
-        )
-        ddl.append(windows_view("flags_per_impression", "COUNT(*)", "SUM(clicked)", sql))
-    return ddl, inserts
-
-
 def _run_plan_here(config: dict) -> None:
     """The child side of run_plan: build the plan from the job's own code and time it.
 
@@ -270,7 +247,6 @@ def _run_plan_here(config: dict) -> None:
     figures in docs/benchmarks.md were measured there, each plan against the same single process.
     """
     from ctr_job.cli import job_jars
-    from ctr_job.plan import build_plan, run_ddl, statement_set
     from ctr_job.runtime import flink_configuration, prepare_jvm_environment, table_environment
 
     plan = Plan(**{**config["plan"], "options": tuple(map(tuple, config["plan"]["options"]))})
@@ -284,7 +260,7 @@ def _run_plan_here(config: dict) -> None:
         jvm_heap=plan.jvm_heap,
     )
     prepare_jvm_environment(work / "logs", "INFO", work / "tmp", job_settings.jvm_heap)
-    sql = JobSql(
+    sql = BoundedSql(
         bootstrap_servers=config["bootstrap_servers"],
         impressions_topic=impressions,
         clicks_topic=clicks,
@@ -298,15 +274,10 @@ def _run_plan_here(config: dict) -> None:
             t: {int(p): o for p, o in offsets.items()} for t, offsets in config["end_offsets"].items()
         },
     )
-    options = flink_configuration(job_settings, job_jars("auto"), work / "tmp", None)
+    jars = [*job_jars("auto"), BENCH_JAR]
+    options = flink_configuration(job_settings, jars, work / "tmp", None)
     table_env = table_environment({**options, **dict(plan.options)})
-    if plan.build in PLAN_BUILDS:
-        statements = build_plan(table_env, sql, plan.build)
-    else:
-        ddl, inserts = _statements(plan.build, sql)
-        run_ddl(table_env, ddl)
-        statements = statement_set(table_env, inserts)
-    statements.execute().wait()
+    build(table_env, plan.build, sql).execute().wait()
     ended = time.time()
     print(json.dumps({"seconds": ended - first_split_added(work / "logs")}))
 
@@ -565,6 +536,7 @@ def main() -> None:
             CEILING,
             *(plan for plan in PLANS if plan.name in chosen and plan not in QUICK_PLANS),
         )
+    build_java()
     profile_dir = Path(args.profile).resolve() if args.profile else None
     if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)

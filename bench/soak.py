@@ -33,7 +33,7 @@ from ctr.events import Click, Impression, decode_click, decode_impression, encod
 from ctr.reference import reference_ctr
 from ctr.settings.models import LocalJobSettings
 from ctr.topics import TopicNames
-from ctr_job.results import read_results
+from ctr_results.files import read_results
 
 
 def read_back(broker: KafkaBroker, topic: str, count: int, decode) -> list:

@@ -197,7 +197,7 @@ async def test_a_real_prometheus_answers_every_dashboard_query_and_fires_the_dea
     (tmp_path / "prometheus").mkdir()
     prometheus = Prometheus(
         tmp_path / "prometheus",
-        # The job's JobManager reports on its port, its TaskManager on the next (ctr_job.launcher).
+        # The job's JobManager reports on its port, its TaskManager on the next (ctr_job.local.launcher).
         {
             name: [f"127.0.0.1:{port}", *([f"127.0.0.1:{port + 1}"] if name == "ctr-job" else [])]
             for name, port in ports.items()

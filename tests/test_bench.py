@@ -1,5 +1,6 @@
 """Smoke test of the benchmarks: each runs in --quick mode and prints its figures (how fast is not tested)."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,3 +27,14 @@ def test_benchmark_runs_and_prints_its_figures(benchmark):
     header = lines.index(f"== bench/{benchmark} ==")
     figures = lines[header + 1 :]
     assert len(figures) >= 4 and all(": " in line for line in figures), result.stdout
+
+
+def test_the_bench_java_module_builds_against_the_job_s_flink_version():
+    """bench/java's classes run in the job's pipeline: compiled against the Flink it runs on."""
+
+    def flink_version(pom: Path) -> str:
+        return re.search(r"<flink\.version>(.+)</flink\.version>", pom.read_text()).group(1)
+
+    assert flink_version(ROOT / "bench" / "java" / "pom.xml") == flink_version(
+        ROOT / "job" / "java" / "pom.xml"
+    )

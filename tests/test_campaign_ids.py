@@ -12,8 +12,10 @@ import random
 import pytest
 
 from ctr.events import MAX_STRING_LENGTH, Click, Impression, MalformedEvent, decode_impression, encode
-from ctr.reference import CtrRow, reference_ctr
-from ctr_job.results import campaign_bucket, committed_files, format_table
+from ctr.reference import reference_ctr
+from ctr.results_contract import BUCKET_PARTITION, DAY_PARTITION, CtrRow, campaign_bucket, window_day
+from ctr_results.files import committed_files
+from ctr_results.formats import format_table
 
 from helpers.commands import job_args
 from helpers.events import BASE, JOIN_BOUND_MS, WINDOW_MS, EventSet, produce, produce_sentinels
@@ -139,14 +141,15 @@ def test_every_counted_id_reads_back_exactly_in_csv_json_and_table(odd_ids_run):
 @pytest.mark.jvm
 def test_the_files_are_rfc_4180_in_the_bucket_of_their_campaign(odd_ids_run):
     """Each committed file read with Python's csv module alone: its rows are the reference's, each in
-    the partition directory of its campaign's bucket (as the reader computes it)."""
+    the partition directories of its window's day and its campaign's bucket, as the reader computes
+    them (ctr.results_contract)."""
     rows = []
     for path in committed_files(odd_ids_run["results"]):
         for record in csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")):
             row = CtrRow(*record[:3], int(record[3]), int(record[4]), float(record[5]))
-            assert (
-                len(record) == 6 and path.parent.name == f"campaign_bucket={campaign_bucket(row.campaign_id)}"
-            )
+            assert len(record) == 6
+            assert path.parent.name == f"{BUCKET_PARTITION}={campaign_bucket(row.campaign_id)}"
+            assert path.parent.parent.name == f"{DAY_PARTITION}={window_day(row.window_start)}"
             rows.append(row)
     assert comparable(rows) == comparable(odd_ids_run["expected"])
 

@@ -14,9 +14,9 @@ from ctr.reference import reference_ctr
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.cluster_config import Places, cluster_configuration
 from ctr_job.jars import built_jars
-from ctr_job.launcher import ENTRY_MODULE
-from ctr_job.local_cluster import LocalCluster, local_configuration
-from ctr_job.results import read_results
+from ctr_job.local.cluster import LocalCluster, local_configuration
+from ctr_job.local.launcher import ENTRY_MODULE
+from ctr_results.files import read_results
 
 from helpers.commands import job_args
 from helpers.events import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels
@@ -83,7 +83,7 @@ def test_the_chart_s_job_as_rendered_runs_on_two_taskmanagers(broker, topics, he
     port = free_port()
     remap = {"work": tmp_path, "bootstrap": broker.bootstrap_servers, "kafka": kafka}
     program = [remapped(arg, **remap, port=str(port)) for arg in args]
-    # The reporter's port: one per process, the JobManager's first (ctr_job.launcher.metrics_ports).
+    # The reporter's port: one per process, the JobManager's first (ctr_job.local.launcher.metrics_ports).
     configuration = {
         key: remapped(str(value), **remap, port=f"{port}-{port + 2}")
         for key, value in spec["flinkConfiguration"].items()
@@ -205,7 +205,7 @@ def test_stopped_at_one_parallelism_restored_at_another_counts_exactly_once(brok
 def test_the_job_manager_runs_the_entry_module_with_the_job_s_flags_and_its_jars_on_the_classpath(tmp_path):
     from ctr.settings.command_line import flag
     from ctr.settings.models import JobSettings, LocalJobSettings
-    from ctr_job.launcher import driver_args
+    from ctr_job.local.launcher import driver_args
 
     settings = LocalJobSettings(output_dir="out", taskmanagers=2, web_ui_port=0, from_checkpoint="latest")
     args = driver_args(settings, tmp_path / "chk-3")
@@ -220,7 +220,7 @@ def test_the_job_manager_runs_the_entry_module_with_the_job_s_flags_and_its_jars
 
 def test_each_process_of_the_cluster_gets_its_own_metrics_port():
     from ctr.settings.models import LocalJobSettings
-    from ctr_job.launcher import metrics_ports
+    from ctr_job.local.launcher import metrics_ports
 
     assert metrics_ports(LocalJobSettings(metrics_port=9249, taskmanagers=3)) == "9249-9252"
     assert metrics_ports(LocalJobSettings()) is None

@@ -20,14 +20,15 @@ import pytest
 
 from ctr.broker import KafkaBroker, free_port
 from ctr.events import Click, Impression, decode_click, decode_impression
-from ctr.reference import CtrRow, reference_ctr
+from ctr.reference import reference_ctr
+from ctr.results_contract import CtrRow
 from ctr.settings.models import ProducerSettings
 from ctr.topics import TopicNames
 from ctr_job.checkpoints import latest_checkpoint
-from ctr_job.results import read_results
 from ctr_operator import desired
 from ctr_operator.spec import ProducerSpec
 from ctr_producer.traffic import TrafficModel
+from ctr_results.files import read_results
 
 from helpers.commands import job_args, produce_args
 from helpers.events import EventSet, produce_sentinels

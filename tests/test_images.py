@@ -124,3 +124,11 @@ def test_the_suite_and_the_type_and_style_checks_are_on_that_python():
     assert f"{sys.version_info.major}.{sys.version_info.minor}" == minor
     assert PYPROJECT["tool"]["mypy"]["python_version"] == minor
     assert PYPROJECT["tool"]["ruff"]["target-version"] == "py" + minor.replace(".", "")
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.parent.name)
+def test_each_image_copies_every_part_it_installs(dockerfile):
+    """pip installs every folder pyproject.toml lists (each image's `ctr` loads every part's subcommand)."""
+    where = re.search(r"^where = \[(.*)\]$", (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    copied = set(re.findall(r"^COPY (\w+) \S+$", dockerfile.read_text(), re.M))
+    assert set(re.findall(r'"(\w+)"', where)) <= copied

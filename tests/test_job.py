@@ -15,7 +15,7 @@ from ctr.reference import reference_ctr
 from ctr.topics import TopicNames
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.jars import NOT_BUILT, jars_dir, pinned
-from ctr_job.results import read_results
+from ctr_results.files import read_results
 
 from helpers.commands import job_args
 from helpers.events import (

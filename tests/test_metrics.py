@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ctr.broker import free_port
-from ctr.reference import CtrRow
+from ctr.results_contract import CtrRow
 
 from helpers.commands import produce_args
 from helpers.events import malformed_count

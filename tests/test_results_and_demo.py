@@ -13,7 +13,7 @@ from helpers.processes import run_ctr
 
 
 def partition(results, day: str, campaign: str):
-    from ctr_job.results import campaign_bucket
+    from ctr.results_contract import campaign_bucket
 
     path = results / f"window_day={day}" / f"campaign_bucket={campaign_bucket(campaign)}"
     path.mkdir(parents=True, exist_ok=True)
@@ -58,7 +58,7 @@ def test_results_json_table_and_plot(ctr_cli, output_dir, tmp_path):
 
 
 def test_results_of_one_campaign_or_since_a_time_read_only_their_partitions(ctr_cli, output_dir):
-    from ctr_job.results import campaign_bucket
+    from ctr.results_contract import campaign_bucket
 
     assert campaign_bucket("a") != campaign_bucket("b")
     (partition(output_dir, "2023-12-31", "b") / "part-0-0-0").write_text("not, a, row\n")
@@ -84,8 +84,8 @@ def test_results_of_one_campaign_or_since_a_time_read_only_their_partitions(ctr_
 
 def test_demo_says_when_a_window_is_committed():
     from ctr.settings.models import DemoSettings
-    from ctr_job.demo import commit_delay, next_commit, status_line
-    from ctr_job.progress import Progress
+    from ctr_demo.cli import commit_delay, next_commit, status_line
+    from ctr_demo.progress import Progress
 
     config = DemoSettings(window=30, join_bound=15, out_of_orderness=5, checkpoint_interval=10)
     assert commit_delay(config) == (20, 30)

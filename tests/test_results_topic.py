@@ -7,8 +7,9 @@ import signal
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from ctr.reference import CtrRow, reference_ctr
-from ctr_job.results import format_batch
+from ctr.reference import reference_ctr
+from ctr.results_contract import CtrRow
+from ctr_results.formats import format_batch
 
 from helpers.commands import job_args, results_topic_args
 from helpers.events import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels

@@ -17,7 +17,7 @@ from ctr.durations import format_duration, parse_duration
 from ctr.events import Click, Impression, MalformedEvent, decode_click, decode_impression, encode
 from ctr.processes import stop_event
 from ctr.settings.models import LiveSettings, LiveSettingsError
-from ctr_job.memory import tree_rss
+from ctr_demo.memory import tree_rss
 from ctr_producer.traffic import TrafficModel
 
 

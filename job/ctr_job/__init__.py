@@ -1,1 +1,2 @@
-"""The CTR job (Flink SQL, driven from PyFlink), the one-machine demo and the results reader."""
+"""The CTR job: Flink SQL and the Java ClickFlags operator, driven from PyFlink; ``ctr job`` runs it on a
+local Flink cluster."""

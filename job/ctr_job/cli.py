@@ -1,5 +1,5 @@
 """The CTR job's program: what Flink's Python driver runs in the JobManager (``flink_entry.py``), in the
-FlinkDeployment and on ``ctr job``'s local cluster (``ctr_job.launcher``)."""
+FlinkDeployment and on ``ctr job``'s local cluster (``ctr_job.local.launcher``)."""
 
 import argparse
 import logging
@@ -10,6 +10,7 @@ from pathlib import Path
 from ctr.durations import format_duration
 from ctr.logs import add_log_level_flag, configure_logging
 from ctr.processes import stop_event
+from ctr.results_contract import BUCKETS
 from ctr.settings.command_line import add_flags, resolve
 from ctr.settings.models import JobSettings
 from ctr_job.campaign_gauge import with_campaign_gauge
@@ -91,7 +92,7 @@ def job_sql(settings: JobSettings) -> JobSql:
 #: Failures with a known remedy: a text in the root cause -> what to do.
 REMEDIES = {
     "Too many open files": "the CSV sink keeps a file open per sink subtask and results partition "
-    "(window day and campaign bucket, at most 16 buckets) until a checkpoint commits it, "
+    f"(window day and campaign bucket, at most {BUCKETS} buckets) until a checkpoint commits it, "
     "and Flink and Kafka need their own: raise the open-file limit (ulimit -n)",
 }
 

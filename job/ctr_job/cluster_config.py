@@ -1,11 +1,11 @@
 """The Flink configuration of the job's cluster, defined once: the FlinkDeployment's
 ``flinkConfiguration`` (``tools/generate.py`` writes it into helm/templates/job/flink-deployment.yaml,
-with template expressions for the places) and the local cluster's config.yaml (``ctr_job.local_cluster``,
+with template expressions for the places) and the local cluster's config.yaml (``ctr_job.local.cluster``,
 with local places).
 
 Only the places differ: the directories, the task slots and the Prometheus reporter's port; the local
 cluster also sets its own addresses, high availability and Python interpreter over these
-(``ctr_job.local_cluster.local_configuration``).
+(``ctr_job.local.cluster.local_configuration``).
 """
 
 import json

@@ -17,14 +17,8 @@ from ctr_job.sql import (
     flag_input_query,
     flag_statements,
     flag_windows_view,
-    interval_join_statements,
     late_letters_inserts,
 )
-
-#: The plans a job can be built with: the job runs "click-flags"; bench/job.py compares the others
-#: ("keyed-exchange" sends every valid event to its key and drops it there: the ceiling of any plan
-#: that joins by impr_id; its windows stay empty).
-PLANS = ("click-flags", "sql-interval-join", "keyed-exchange")
 
 
 def run_ddl(table_env: Any, ddl: list[str]) -> None:
@@ -41,12 +35,19 @@ def statement_set(table_env: Any, inserts: list[str]) -> Any:
     return statements
 
 
-def _register_click_flags(table_env: Any, sql: JobSql, exchange_only: bool) -> None:
-    from pyflink.datastream import DataStream
+def _click_flags() -> Any:
+    """The Java class ``ctr.flink.ClickFlags`` (through the running JVM's gateway)."""
     from pyflink.java_gateway import get_gateway
-    from pyflink.table import Schema
 
-    flags_class = get_gateway().jvm.ctr.flink.ClickFlags
+    return get_gateway().jvm.ctr.flink.ClickFlags
+
+
+def source_streams(table_env: Any) -> dict[str, Any]:
+    """The source tables as Java DataStreams of rows, by source (``impressions``, ``clicks``); their
+    malformed rows registered as the views ``dead_impressions`` and ``dead_clicks``."""
+    from pyflink.datastream import DataStream
+
+    flags_class = _click_flags()
     streams = {
         source: flags_class.rows(table_env._j_tenv, table_env.sql_query(flag_input_query(source))._j_table)
         for source in ("impressions", "clicks")
@@ -55,40 +56,45 @@ def _register_click_flags(table_env: Any, sql: JobSql, exchange_only: bool) -> N
         reason = FLAG_INPUT_COLUMNS[source].index("reason")
         dead = DataStream(flags_class.malformed(stream, reason, source))
         table_env.create_temporary_view(f"dead_{source}", table_env.from_data_stream(dead))
-    if exchange_only:
-        flags = DataStream(flags_class.exchangeOnly(streams["impressions"], streams["clicks"]))
-    else:
-        j_flags = flags_class.flags(streams["impressions"], streams["clicks"], sql.join_bound_ms)
-        late = (flags_class.lateImpressions(j_flags), flags_class.lateClicks(j_flags))
-        for view, letters in zip(LATE_VIEWS, late):
-            table_env.create_temporary_view(view, table_env.from_data_stream(DataStream(letters)))
-        flags = DataStream(j_flags)
+    return streams
+
+
+def register_flags(table_env: Any, j_flags: Any) -> None:
+    """The Java DataStream ``j_flags`` of ``(campaign_id, ts, clicked)`` rows as the view the windows
+    read (``impression_flags``), its event time from ``ts`` and its watermark the operator's."""
+    from pyflink.datastream import DataStream
+    from pyflink.table import Schema
+
     schema = (
         Schema.new_builder()
         .column_by_expression("event_time", "TO_TIMESTAMP_LTZ(ts, 3)")
         .watermark("event_time", "SOURCE_WATERMARK()")
         .build()
     )
-    table_env.create_temporary_view(FLAGS_VIEW, table_env.from_data_stream(flags, schema))
+    table_env.create_temporary_view(FLAGS_VIEW, table_env.from_data_stream(DataStream(j_flags), schema))
 
 
-def build_plan(
-    table_env: Any, sql: JobSql, plan: str = "click-flags", sinks: tuple[list[str], list[str]] = ([], [])
-) -> Any:
-    """The job's statement set on ``table_env`` (a StreamTableEnvironment), built as ``plan``.
+def _register_click_flags(table_env: Any, sql: JobSql) -> None:
+    from pyflink.datastream import DataStream
+
+    flags_class = _click_flags()
+    streams = source_streams(table_env)
+    j_flags = flags_class.flags(streams["impressions"], streams["clicks"], sql.join_bound_ms)
+    late = (flags_class.lateImpressions(j_flags), flags_class.lateClicks(j_flags))
+    for view, letters in zip(LATE_VIEWS, late):
+        table_env.create_temporary_view(view, table_env.from_data_stream(DataStream(letters)))
+    register_flags(table_env, j_flags)
+
+
+def build_plan(table_env: Any, sql: JobSql, sinks: tuple[list[str], list[str]] = ([], [])) -> Any:
+    """The job's statement set on ``table_env`` (a StreamTableEnvironment).
 
     ``sinks`` are more (DDL, INSERTs) that read the window rows (the view ``ctr_windows``): the
     results topic, the CTR gauge.
     """
     more_ddl, more_inserts = sinks
-    if plan == "sql-interval-join":
-        ddl, inserts = interval_join_statements(sql)
-        run_ddl(table_env, [*ddl, *more_ddl])
-        return statement_set(table_env, [*inserts, *more_inserts])
     ddl, inserts = flag_statements(sql)
     run_ddl(table_env, ddl)
-    exchange_only = plan == "keyed-exchange"
-    _register_click_flags(table_env, sql, exchange_only)
+    _register_click_flags(table_env, sql)
     run_ddl(table_env, [flag_windows_view(sql), *more_ddl])
-    late = [] if exchange_only else late_letters_inserts(sql)
-    return statement_set(table_env, [*inserts, *late, *more_inserts])
+    return statement_set(table_env, [*inserts, *late_letters_inserts(sql), *more_inserts])

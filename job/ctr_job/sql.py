@@ -5,13 +5,19 @@ format in job/java; no Python on the hot path). The job's plan (``flag_statement
 source rows go to one keyed Java operator (``ctr.flink.ClickFlags``), which joins each impression
 to its clicks and emits one row per impression with a clicked flag; tumbling windows count those
 rows and sum the flags; malformed messages go to the dead-letter topic with their text and a reason.
-The earlier plan, a LEFT interval join and ``COUNT(DISTINCT ...)`` windows, all in SQL
-(``interval_join_statements``), stays for comparison in bench/job.py.
+The results' partitions and time format come from the results contract (``ctr.results_contract``).
 """
 
 from dataclasses import dataclass
 
 from ctr.events import CLICK_FIELDS, IMPRESSION_FIELDS, MAX_STRING_LENGTH, SQL_TYPES
+from ctr.results_contract import (
+    BUCKET_PARTITION,
+    DAY_PARTITION,
+    sql_campaign_bucket,
+    sql_time_format,
+    sql_window_day,
+)
 
 
 @dataclass(frozen=True)
@@ -27,8 +33,20 @@ class JobSql:
     window_ms: int
     join_bound_ms: int
     out_of_orderness_ms: int
-    #: topic -> {partition: end offset}; a topic listed here is read only up to those offsets (bounded runs).
-    end_offsets: dict[str, dict[int, int]] | None = None
+
+    def source_options(self, topic: str) -> dict[str, str]:
+        """The options of the Kafka source of ``topic``: from the group's offsets, parsed by ``ctr-event``."""
+        return {
+            "connector": "kafka",
+            "topic": topic,
+            "properties.bootstrap.servers": self.bootstrap_servers,
+            "properties.group.id": self.group_id,
+            "properties.auto.offset.reset": "earliest",
+            "scan.startup.mode": "group-offsets",
+            "scan.topic-partition-discovery.interval": "60 s",
+            "format": "ctr-event",
+            "ctr-event.max-string-length": str(MAX_STRING_LENGTH),
+        }
 
 
 def quote(text: str) -> str:
@@ -45,17 +63,9 @@ def interval(ms: int) -> str:
     return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}' DAY TO SECOND(3)"
 
 
-def _bounded(topic: str, sql: JobSql) -> str:
-    offsets = (sql.end_offsets or {}).get(topic)
-    if offsets is None:
-        return ""
-    specific = ";".join(
-        f"partition:{partition},offset:{offset}" for partition, offset in sorted(offsets.items())
-    )
-    return (
-        ",\n    'scan.bounded.mode' = 'specific-offsets',"
-        f"\n    'scan.bounded.specific-offsets' = {quote(specific)}"
-    )
+def with_options(options: dict[str, str]) -> str:
+    """The inside of a table's ``WITH (...)`` clause: one quoted ``'key' = 'value'`` per line."""
+    return ",\n    ".join(f"{quote(key)} = {quote(value)}" for key, value in options.items())
 
 
 def source_table(name: str, topic: str, fields: dict[str, type], sql: JobSql) -> str:
@@ -71,22 +81,8 @@ CREATE TEMPORARY TABLE {name} (
     event_time AS TO_TIMESTAMP_LTZ(ts, 3),
     WATERMARK FOR event_time AS event_time - {interval(sql.out_of_orderness_ms)}
 ) WITH (
-    'connector' = 'kafka',
-    'topic' = {quote(topic)},
-    'properties.bootstrap.servers' = {quote(sql.bootstrap_servers)},
-    'properties.group.id' = {quote(sql.group_id)},
-    'properties.auto.offset.reset' = 'earliest',
-    'scan.startup.mode' = 'group-offsets',
-    'scan.topic-partition-discovery.interval' = '60 s',
-    'format' = 'ctr-event',
-    'ctr-event.max-string-length' = '{MAX_STRING_LENGTH}'{_bounded(topic, sql)}
+    {with_options(sql.source_options(topic))}
 )"""
-
-
-def valid_view(name: str, source: str, fields: dict[str, type]) -> str:
-    """The valid events of ``source`` with their event time."""
-    columns = ", ".join(fields)
-    return f"CREATE TEMPORARY VIEW {name} AS SELECT {columns}, event_time FROM {source} WHERE reason IS NULL"
 
 
 def dlq_table(sql: JobSql) -> str:
@@ -105,12 +101,6 @@ CREATE TEMPORARY TABLE dead_letters (
     'sink.delivery-guarantee' = 'at-least-once',
     'format' = 'json'
 )"""
-
-
-#: The results' partitions: the UTC day of the window, and a bucket of the campaign (the first hex
-#: digit of the MD5 of its id, 16 buckets). A sink subtask keeps at most one file open per partition
-#: it writes between two checkpoints, so the open files stay bounded whatever the campaign count.
-DAY_PARTITION, BUCKET_PARTITION = "window_day", "campaign_bucket"
 
 
 def results_table(sql: JobSql) -> str:
@@ -138,26 +128,6 @@ CREATE TEMPORARY TABLE ctr_results (
 )"""
 
 
-def dead_letters_insert(source: str, topic: str) -> str:
-    """Send the malformed messages of ``source`` to the dead-letter table."""
-    return f"""
-INSERT INTO dead_letters
-SELECT {quote(topic)}, kafka_partition, kafka_offset, payload, reason
-FROM {source}
-WHERE reason IS NOT NULL"""
-
-
-def joined_view(sql: JobSql) -> str:
-    """Each impression with the id of its click within the bound, or NULL: a LEFT interval join."""
-    return f"""
-CREATE TEMPORARY VIEW impressions_with_clicks AS
-SELECT i.impr_id, i.campaign_id, i.event_time, c.impr_id AS clicked_impr_id
-FROM valid_impressions AS i
-LEFT JOIN valid_clicks AS c
-  ON i.impr_id = c.impr_id
- AND c.event_time BETWEEN i.event_time AND i.event_time + {interval(sql.join_bound_ms)}"""
-
-
 #: The window rows, one per campaign and window, as every sink reads them: the CSV files, the
 #: results topic and the CTR gauge (job/ctr_job/results_topic.py, campaign_gauge.py).
 WINDOWS_VIEW = "ctr_windows"
@@ -169,8 +139,8 @@ def windows_view(source: str, impressions: str, clicks: str, sql: JobSql) -> str
     return f"""
 CREATE TEMPORARY VIEW {WINDOWS_VIEW} AS
 SELECT
-    DATE_FORMAT(window_start, 'yyyy-MM-dd HH:mm:ss') AS window_start,
-    DATE_FORMAT(window_end, 'yyyy-MM-dd HH:mm:ss') AS window_end,
+    DATE_FORMAT(window_start, {quote(sql_time_format())}) AS window_start,
+    DATE_FORMAT(window_end, {quote(sql_time_format())}) AS window_end,
     {impressions} AS impressions,
     {clicks} AS clicks,
     CAST({clicks} AS DOUBLE) / {impressions} AS ctr,
@@ -184,30 +154,8 @@ def ctr_insert() -> str:
     return f"""
 INSERT INTO ctr_results
 SELECT campaign_id, window_start, window_end, impressions, clicks, ctr,
-    SUBSTRING(window_start, 1, 10), SUBSTRING(MD5(campaign_id), 1, 1)
+    {sql_window_day("window_start")}, {sql_campaign_bucket("campaign_id")}
 FROM {WINDOWS_VIEW}"""
-
-
-def interval_join_statements(sql: JobSql) -> tuple[list[str], list[str]]:
-    """The SQL-only plan (LEFT interval join, ``COUNT(DISTINCT ...)`` windows): (DDL, INSERTs)."""
-    ddl = [
-        source_table("impressions", sql.impressions_topic, IMPRESSION_FIELDS, sql),
-        source_table("clicks", sql.clicks_topic, CLICK_FIELDS, sql),
-        valid_view("valid_impressions", "impressions", IMPRESSION_FIELDS),
-        valid_view("valid_clicks", "clicks", CLICK_FIELDS),
-        joined_view(sql),
-        windows_view(
-            "impressions_with_clicks", "COUNT(DISTINCT impr_id)", "COUNT(DISTINCT clicked_impr_id)", sql
-        ),
-        dlq_table(sql),
-        results_table(sql),
-    ]
-    inserts = [
-        ctr_insert(),
-        dead_letters_insert("impressions", sql.impressions_topic),
-        dead_letters_insert("clicks", sql.clicks_topic),
-    ]
-    return ddl, inserts
 
 
 #: The source columns handed to the Java operator, in the order ctr.flink.ClickFlags reads them

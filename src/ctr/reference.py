@@ -7,26 +7,9 @@ time, the distinct impressions, how many of them have at least one click with
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from typing import NamedTuple
 
 from ctr.events import Click, Impression
-
-
-class CtrRow(NamedTuple):
-    """One committed result row."""
-
-    campaign_id: str
-    window_start: str
-    window_end: str
-    impressions: int
-    clicks: int
-    ctr: float
-
-
-def format_time(epoch_ms: int) -> str:
-    """UTC ``YYYY-MM-DD HH:MM:SS`` of an epoch-millisecond instant."""
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+from ctr.results_contract import CtrRow, format_time
 
 
 def reference_ctr(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ctr.broker import KafkaBroker, free_port
 from ctr.reference import CtrRow, reference_ctr
-from ctr_job.results import read_results
+from ctr_results.files import read_results
 
 from helpers.commands import job_args
 from helpers.events import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels

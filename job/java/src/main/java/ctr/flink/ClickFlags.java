@@ -22,7 +22,6 @@ import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
-import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
@@ -133,30 +132,6 @@ public final class ClickFlags {
     /** The dead letters of the late clicks of {@link #flags}' operator. */
     public static DataStream<Row> lateClicks(SingleOutputStreamOperator<Row> flags) {
         return flags.getSideOutput(LATE_CLICKS);
-    }
-
-    /**
-     * Every valid event sent to its key as in {@link #flags}, and dropped there: what any plan that
-     * joins by {@code impr_id} pays before its join (bench/job.py's "keyed-exchange" ceiling).
-     */
-    public static DataStream<Row> exchangeOnly(DataStream<RowData> impressions, DataStream<RowData> clicks) {
-        return impressions
-                .flatMap(new ValidImpressions())
-                .connect(clicks.flatMap(new ValidClicks()))
-                .keyBy(impression -> impression.f0, click -> click.f0, Types.STRING)
-                .process(new Discard(), FLAG_TYPE);
-    }
-
-    /** Drops everything (see {@link #exchangeOnly}). */
-    static final class Discard
-            extends KeyedCoProcessFunction<
-                    String, Tuple5<String, String, Long, Integer, Long>, Tuple4<String, Long, Integer, Long>, Row> {
-        @Override
-        public void processElement1(
-                Tuple5<String, String, Long, Integer, Long> impression, Context ctx, Collector<Row> out) {}
-
-        @Override
-        public void processElement2(Tuple4<String, Long, Integer, Long> click, Context ctx, Collector<Row> out) {}
     }
 
     /**

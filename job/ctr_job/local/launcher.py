@@ -17,13 +17,13 @@ from ctr.settings.models import JobSettings, LocalJobSettings
 from ctr_job.cli import checked_inputs, description
 from ctr_job.cluster_config import Places, cluster_configuration
 from ctr_job.jars import JarError
-from ctr_job.local_cluster import LocalCluster, local_configuration
+from ctr_job.local.cluster import LocalCluster, local_configuration
 from ctr_job.preflight import PreflightError
 
 SUMMARY = "run the CTR job (Flink SQL) on a local Flink cluster (a JobManager and TaskManagers)"
 #: The Python driver the FlinkDeployment names as its entry class, and the module it runs.
 ENTRY_CLASS = "org.apache.flink.client.python.PythonDriver"
-ENTRY_MODULE = Path(__file__).resolve().parent / "flink_entry.py"
+ENTRY_MODULE = Path(__file__).resolve().parent.parent / "flink_entry.py"
 #: The job's own lines in the JobManager's output (its driver's), shown on ``ctr job``'s stderr.
 DRIVER_PREFIX = "ctr job:"
 POLL = 0.5

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from ctr.reference import CtrRow
+from ctr.results_contract import CtrRow
 
 POLL = 0.5
 METADATA_TIMEOUT = 10.0
