@@ -1,11 +1,11 @@
 package ctr.bench;
 
-import org.apache.flink.api.common.functions.FlatMapFunction;
+import ctr.flink.ClickFlags.ValidClicks;
+import ctr.flink.ClickFlags.ValidImpressions;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.tuple.Tuple4;
 import org.apache.flink.api.java.tuple.Tuple5;
-import org.apache.flink.api.java.typeutils.ResultTypeQueryable;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.table.data.RowData;
@@ -21,7 +21,7 @@ import org.apache.flink.util.Collector;
  * <p>Input rows are the job's converted source rows, in the order job/ctr_job/sql.py's
  * {@code FLAG_INPUT_COLUMNS} selects them: impressions {@code (impr_id, campaign_id, ts, reason,
  * payload, kafka_partition, kafka_offset)}, clicks {@code (impr_id, ts, reason, payload,
- * kafka_partition, kafka_offset)}. The valid ones become the same compact tuples ClickFlags sends.
+ * kafka_partition, kafka_offset)}. The valid ones become the same compact tuples, by ClickFlags' own functions.
  */
 public final class KeyedExchange {
 
@@ -39,47 +39,6 @@ public final class KeyedExchange {
                 .connect(clicks.flatMap(new ValidClicks()))
                 .keyBy(impression -> impression.f0, click -> click.f0, Types.STRING)
                 .process(new Discard(), FLAG_TYPE);
-    }
-
-    /** The valid impressions as (impr_id, campaign_id, ts, kafka_partition, kafka_offset) tuples. */
-    static final class ValidImpressions
-            implements FlatMapFunction<RowData, Tuple5<String, String, Long, Integer, Long>>,
-                    ResultTypeQueryable<Tuple5<String, String, Long, Integer, Long>> {
-        @Override
-        public void flatMap(RowData row, Collector<Tuple5<String, String, Long, Integer, Long>> out) {
-            if (row.isNullAt(3)) {
-                out.collect(
-                        Tuple5.of(
-                                row.getString(0).toString(),
-                                row.getString(1).toString(),
-                                row.getLong(2),
-                                row.getInt(5),
-                                row.getLong(6)));
-            }
-        }
-
-        @Override
-        public TypeInformation<Tuple5<String, String, Long, Integer, Long>> getProducedType() {
-            return Types.TUPLE(Types.STRING, Types.STRING, Types.LONG, Types.INT, Types.LONG);
-        }
-    }
-
-    /** The valid clicks as (impr_id, ts, kafka_partition, kafka_offset) tuples. */
-    static final class ValidClicks
-            implements FlatMapFunction<RowData, Tuple4<String, Long, Integer, Long>>,
-                    ResultTypeQueryable<Tuple4<String, Long, Integer, Long>> {
-        @Override
-        public void flatMap(RowData row, Collector<Tuple4<String, Long, Integer, Long>> out) {
-            if (row.isNullAt(2)) {
-                out.collect(
-                        Tuple4.of(row.getString(0).toString(), row.getLong(1), row.getInt(4), row.getLong(5)));
-            }
-        }
-
-        @Override
-        public TypeInformation<Tuple4<String, Long, Integer, Long>> getProducedType() {
-            return Types.TUPLE(Types.STRING, Types.LONG, Types.INT, Types.LONG);
-        }
     }
 
     /** Drops everything. */

@@ -153,9 +153,10 @@ public final class ClickFlags {
 
     /**
      * The valid impressions as compact (impr_id, campaign_id, ts, kafka_partition, kafka_offset)
-     * tuples: cheap to send to their key, and enough for a late one's dead letter.
+     * tuples: cheap to send to their key, and enough for a late one's dead letter. Public for
+     * bench/java's keyed-exchange ceiling, which sends the same tuples.
      */
-    static final class ValidImpressions
+    public static final class ValidImpressions
             implements FlatMapFunction<RowData, Tuple5<String, String, Long, Integer, Long>>,
                     ResultTypeQueryable<Tuple5<String, String, Long, Integer, Long>> {
         @Override
@@ -178,7 +179,7 @@ public final class ClickFlags {
     }
 
     /** The valid clicks as compact (impr_id, ts, kafka_partition, kafka_offset) tuples. */
-    static final class ValidClicks
+    public static final class ValidClicks
             implements FlatMapFunction<RowData, Tuple4<String, Long, Integer, Long>>,
                     ResultTypeQueryable<Tuple4<String, Long, Integer, Long>> {
         @Override
