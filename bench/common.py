@@ -267,8 +267,36 @@ def trend_per_minute(samples: list[tuple[float, float]]) -> tuple[float, float] 
     return slope, math.sqrt(residuals / (len(samples) - 2) / spread)
 
 
-def report(benchmark: str, figures: list[Figure], quick: bool, context: str | None = None) -> None:
-    """Print one summary line per figure; record them in docs/benchmarks.md unless ``quick``."""
+def _row(figure: Figure) -> str:
+    value = f"{figure.value:,.{0 if abs(figure.value) >= 100 else 2}f} {figure.unit}"
+    return f"| {figure.name} | {value} | {figure.target or '—'} | {figure.note} |"
+
+
+def _replace_rows(block: str, figures: list[Figure], replacing: str) -> str:
+    """``block`` (a benchmark's section) with its rows of figures named ``replacing``… swapped for
+    ``figures``, and a line saying where and when these were measured; the rest kept."""
+    said = f"Rows “{replacing} …”:"
+    lines = [line for line in block.splitlines() if not line.startswith(f"| {replacing}")]
+    if any(line.startswith(said) for line in lines):
+        at = next(n for n, line in enumerate(lines) if line.startswith(said))
+        del lines[at : at + 2]  # the line and the blank line after it
+    closing = lines.pop()
+    table = lines.index("| figure | value | target | note |")
+    lines[table:table] = [f"{said} measured on their own later, {machine()}.", ""]
+    return "\n".join([*lines, *map(_row, figures), closing])
+
+
+def report(
+    benchmark: str,
+    figures: list[Figure],
+    quick: bool,
+    context: str | None = None,
+    replacing: str | None = None,
+) -> None:
+    """Print one summary line per figure; record them in docs/benchmarks.md unless ``quick``.
+
+    With ``replacing``, the figures are some of the benchmark's, all named starting with it: only the
+    section's rows so named are replaced (or the section written, if there is none yet)."""
     print(f"== {benchmark} ==")
     for figure in figures:
         print(figure.line())
@@ -278,9 +306,7 @@ def report(benchmark: str, figures: list[Figure], quick: bool, context: str | No
     if context:
         section += [context, ""]
     section += ["| figure | value | target | note |", "|---|---|---|---|"]
-    for figure in figures:
-        value = f"{figure.value:,.{0 if abs(figure.value) >= 100 else 2}f} {figure.unit}"
-        section.append(f"| {figure.name} | {value} | {figure.target or '—'} | {figure.note} |")
+    section += map(_row, figures)
     section.append(f"<!-- /{benchmark} -->")
     text = (
         RESULTS.read_text()
@@ -288,6 +314,9 @@ def report(benchmark: str, figures: list[Figure], quick: bool, context: str | No
         else "# Benchmarks\n\nFigures written by `make bench` (each benchmark replaces its own section).\n"
     )
     pattern = re.compile(rf"<!-- {re.escape(benchmark)} -->.*?<!-- /{re.escape(benchmark)} -->", re.S)
+    found = pattern.search(text)
+    if replacing is not None and found:
+        section = _replace_rows(found.group(0), figures, replacing).splitlines()
     block = "\n".join(section)
     text = (
         pattern.sub(lambda _: block, text)

@@ -1,11 +1,14 @@
 """Job benchmark: throughput of the job's plan (the Java ClickFlags operator between SQL sources and
 SQL windows) against the earlier SQL plan (LEFT interval join, COUNT(DISTINCT) windows), Flink
-options on both, a SQL plan without distinct state, and a parse-only ceiling, all in the same run;
-freshness of committed windows in a live run; scale in campaigns (throughput, peak memory, open files).
+options on both, a SQL plan without distinct state, and a parse-only ceiling, all in the same run on
+PyFlink's mini-cluster (one JVM); the job's plan as ``ctr job`` runs it, on the local Flink cluster
+(a JobManager in application mode and 1, then 2 TaskManagers), over the same events beside the
+mini-cluster's run; freshness of committed windows in a live run; scale in campaigns (throughput,
+peak memory, open files).
 
 The comparison plans are bench/job_plans.py's; it builds their Java classes (bench/java) with Maven first.
 
-Run: python bench/job.py [--quick]
+Run: python bench/job.py [--quick] [--clusters-only]
 """
 
 import argparse
@@ -17,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,7 +46,8 @@ from job_plans import BoundedSql, build, build_java
 
 from ctr.broker import KafkaBroker
 from ctr.campaigns import parse_campaigns
-from ctr.events import encode, message_key
+from ctr.events import Click, Impression, encode, message_key
+from ctr.processes import free_port
 from ctr.reference import reference_ctr
 from ctr.settings.models import LiveSettings, LocalJobSettings
 from ctr.topics import DEFAULT_PARTITIONS, TopicNames
@@ -122,8 +128,52 @@ QUICK_PLANS = (JOB, OLD, CEILING)
 BACKFILL_IDLE_TIMEOUT = 600.0
 PLAN_TIMEOUT = 1200.0
 #: A bounded job ends with a final checkpoint, at the next tick of the interval: a short interval
-#: keeps that wait (up to one interval, at random) from swamping a short run.
+#: keeps that wait (up to one interval, at random) from swamping a short run. The local cluster's
+#: runs commit their last windows at the same interval.
 BACKFILL_CHECKPOINT_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A local Flink cluster for ``ctr job``: ``taskmanagers`` TaskManagers of ``slots`` slots each,
+    the job at parallelism = all the slots."""
+
+    taskmanagers: int
+    slots: int
+
+    @property
+    def parallelism(self) -> int:
+        return self.taskmanagers * self.slots
+
+    @property
+    def name(self) -> str:
+        managers = f"{self.taskmanagers} TaskManager{'s' if self.taskmanagers > 1 else ''}"
+        slots = f"{self.slots} slot{'s' if self.slots > 1 else ''}"
+        return f"{CLUSTER_FIGURES}, {managers} × {slots} (parallelism {self.parallelism})"
+
+
+def layouts(text: str) -> tuple[Layout, ...]:
+    """``"1x2,2x1"`` -> TaskManagers × slots each; parallelism at most the topics' partitions (a source
+    subtask without a partition would hold the watermark back until the idle timeout)."""
+    parsed = []
+    for item in filter(None, text.split(",")):
+        taskmanagers, _, slots = item.strip().partition("x")
+        layout = Layout(int(taskmanagers), int(slots or 1))
+        if not 1 <= layout.parallelism <= DEFAULT_PARTITIONS:
+            raise argparse.ArgumentTypeError(
+                f"{item}: parallelism (TaskManagers × slots) must be 1 to {DEFAULT_PARTITIONS}, "
+                "the bench topics' partitions"
+            )
+        parsed.append(layout)
+    return tuple(parsed)
+
+
+#: 1 TaskManager of 2 slots, then 2 of 1: parallelism 2 as the mini-cluster's run of the job's plan,
+#: one slot per core on this 2-core machine; the second crosses TaskManagers (network, serialization).
+CLUSTERS = layouts("1x2,2x1")
+QUICK_CLUSTERS = layouts("1x2")
+#: The prefix of every local-cluster figure's name (--clusters-only replaces those rows only).
+CLUSTER_FIGURES = "local cluster"
 
 
 def preload(
@@ -175,6 +225,20 @@ def preload(
     return shown, clicked, [{topic: snapshots[topic][n] for topic in snapshots} for n in (0, 1)]
 
 
+def produce_sentinels(broker: KafkaBroker, names: TopicNames, shown: list, clicked: list) -> None:
+    """After the preloaded events, one an hour later in every partition of both topics: the watermark
+    of ``ctr job`` (unbounded sources) passes every real window, so each is committed (the sentinels'
+    own windows never close). The bounded runs end at the offsets before them."""
+    future = max(event.ts for event in (*shown, *clicked)) + 3_600_000
+    producer = Producer({"bootstrap.servers": broker.bootstrap_servers, "enable.idempotence": True})
+    for partition in range(DEFAULT_PARTITIONS):
+        impression = Impression(f"sentinel-{partition}", "sentinel", "zz-sentinel", future)
+        producer.produce(names.impressions, encode(impression), message_key(impression), partition=partition)
+        click = Click(f"sentinel-click-{partition}", impression.impr_id, "sentinel", future)
+        producer.produce(names.clicks, encode(click), message_key(click), partition=partition)
+    assert producer.flush(30) == 0, "sentinels were not delivered"
+
+
 @dataclass
 class PlanRun:
     """One plan run to the end of its bounded input, in its own process."""
@@ -196,6 +260,8 @@ class Throughput:
     peak_mib: float
     peak_open_files: int
     problem: str
+    events: int = 0  # the input's
+    start_taken_out: bool = True  # False: events_per_second is the whole run's
 
 
 def run_plan(
@@ -287,13 +353,103 @@ READING_STARTS = "Adding split(s) to reader"
 
 
 def first_split_added(log_dir: Path) -> float:
-    """When the first source reader got its partitions (epoch seconds), from Flink's log: planning,
-    code generation and deployment before it do not count."""
-    for log in sorted(log_dir.glob("*.log")):
-        for line in log.read_text(errors="replace").splitlines():
-            if READING_STARTS in line:
-                return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
-    raise RuntimeError(f"no '{READING_STARTS}' in Flink's log under {log_dir}")
+    """When the first source reader got its partitions (epoch seconds), from Flink's logs (the
+    mini-cluster's one, or every process's of a local cluster): planning, code generation and
+    deployment before it do not count."""
+    times = [
+        datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        for log in log_dir.glob("*.log")
+        for line in log.read_text(errors="replace").splitlines()
+        if READING_STARTS in line
+    ]
+    if not times:
+        raise RuntimeError(f"no '{READING_STARTS}' in Flink's log under {log_dir}")
+    return min(times)
+
+
+def check_output(results: Path, expected: list, name: str) -> None:
+    """The committed rows under ``results`` equal the reference ``expected`` (late counts aside)."""
+    got = read_results(results)
+    assert [r[:5] for r in got] == [r[:5] for r in expected], (
+        f"the output of {name} differs from the reference"
+    )
+
+
+@dataclass
+class ClusterRun:
+    """``ctr job`` on a local cluster over the preloaded events, until its last window is committed."""
+
+    layout: Layout
+    seconds: float | None  # from the first partition read; None when it failed
+    seconds_from_running: float | None  # from the job RUNNING on the REST API
+    peak_mib: float  # of the process tree: ctr job, the JobManager (and its Python driver), the TaskManagers
+    problem: str = ""
+
+
+def job_running(port: int) -> bool:
+    """Whether the cluster's REST API on ``port`` reports a job RUNNING."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/jobs/overview", timeout=2) as response:
+            jobs = json.loads(response.read()).get("jobs", [])
+    except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
+        return False
+    return any(job["state"] == "RUNNING" for job in jobs)
+
+
+def run_on_cluster(
+    layout: Layout, names: TopicNames, broker: KafkaBroker, expected: list, work: Path
+) -> ClusterRun:
+    """Run ``ctr job`` on ``layout`` from the topics' start (a group of its own) until it has committed
+    as many rows as ``expected`` (the sentinels close every window), then stop it (SIGTERM) and check
+    its rows."""
+    port = free_port()
+    command = job_command(
+        broker.bootstrap_servers,
+        names,
+        work,
+        group_id=f"bench-{time.monotonic_ns()}",
+        taskmanagers=layout.taskmanagers,
+        task_slots=layout.slots,
+        parallelism=layout.parallelism,
+        checkpoint_interval=f"{BACKFILL_CHECKPOINT_INTERVAL:g}s",
+        idle_timeout=f"{BACKFILL_IDLE_TIMEOUT:g}s",
+        flink_log_level="INFO",
+        web_ui_port=port,
+    )
+    errors = work / "ctr-job.err"
+    running_at = ended = None
+    problem = ""
+    with errors.open("w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+    with TreeMemory(process.pid) as memory:
+        try:
+            deadline = time.monotonic() + PLAN_TIMEOUT
+            while ended is None:
+                if process.poll() is not None:
+                    problem = (
+                        f"ctr job exited with code {process.returncode}: "
+                        + (errors.read_text().strip().splitlines() or [""])[-1]
+                    )
+                    break
+                if time.monotonic() > deadline:
+                    problem = f"did not commit every window within {PLAN_TIMEOUT:g} s"
+                    break
+                if running_at is None and job_running(port):
+                    running_at = time.time()
+                if running_at is not None and len(read_results(work / "results")) >= len(expected):
+                    ended = time.time()
+                time.sleep(0.2)
+        finally:
+            process.terminate()
+            try:
+                process.wait(120)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    if ended is None or running_at is None:
+        return ClusterRun(layout, None, None, memory.peak_mib, problem)
+    check_output(work / "results", expected, layout.name)
+    return ClusterRun(layout, ended - first_split_added(work / "logs"), ended - running_at, memory.peak_mib)
 
 
 def throughput(
@@ -304,17 +460,22 @@ def throughput(
     check: bool,
     profile_dir: Path | None = None,
     rounds: int = 1,
-) -> dict[str, Throughput]:
-    """Per plan on one preloaded input, its figures. Output of every plan that writes results checked
-    against the reference when ``check``; the whole runs of the job's and the SQL plan profiled with
-    JFR into ``profile_dir`` if given. The job's plan, the SQL plan and the ceiling run ``rounds``
-    times, in turn, and keep their best run (the machine is shared: its load varies from run to run)."""
+    clusters: tuple[Layout, ...] = (),
+    take_out_start: bool = True,
+) -> tuple[dict[str, Throughput], list[ClusterRun]]:
+    """Per plan on one preloaded input, its figures; then ``ctr job`` on each of the local
+    ``clusters`` over the same events. Output of every plan that writes results checked against the
+    reference when ``check`` (always on the clusters); the whole runs of the job's and the SQL plan
+    profiled with JFR into ``profile_dir`` if given. The job's plan, the SQL plan and the ceiling run
+    ``rounds`` times, in turn, and keep their best run (the machine is shared: its load varies from
+    run to run). Without ``take_out_start`` a plan runs once, over all the input, and its rate is
+    that whole run's."""
     names = TopicNames.with_suffix(f"jb{time.monotonic_ns()}")
     broker.create_topics(names.all())
     shown, clicked, (prefix_offsets, end_offsets) = preload(broker, names, impressions, campaigns)
     events = len(shown) + len(clicked)
     prefix_events = sum(sum(offsets.values()) for offsets in prefix_offsets.values())
-    expected = reference_ctr(shown, clicked, WINDOW_MS, JOIN_BOUND_MS) if check else []
+    expected = reference_ctr(shown, clicked, WINDOW_MS, JOIN_BOUND_MS) if check or clusters else []
     measured: dict[str, Throughput] = {}
     schedule = [plan for turn in range(rounds) for plan in plans if turn == 0 or plan in (JOB, OLD, CEILING)]
     for turn, plan in enumerate(schedule):
@@ -325,25 +486,33 @@ def throughput(
             else None
         )
         with tempfile.TemporaryDirectory() as prefix_work, tempfile.TemporaryDirectory() as work:
-            prefix = run_plan(plan, names, broker, prefix_offsets, Path(prefix_work), None)
+            prefix = (
+                run_plan(plan, names, broker, prefix_offsets, Path(prefix_work), None)
+                if take_out_start
+                else PlanRun(0.0, 0.0, 0)
+            )
             whole = run_plan(plan, names, broker, end_offsets, Path(work), profile)
             if whole.seconds is None or prefix.seconds is None:
                 measured.setdefault(
                     plan.name,
                     Throughput(
-                        0.0, 0.0, whole.peak_mib, whole.peak_open_files, whole.problem or prefix.problem
+                        0.0,
+                        0.0,
+                        whole.peak_mib,
+                        whole.peak_open_files,
+                        whole.problem or prefix.problem,
+                        events,
                     ),
                 )
                 print(f"{plan.name}: {whole.problem or prefix.problem}", file=sys.stderr, flush=True)
                 continue
             if check and plan.build not in ("parse-only", EXCHANGE.build):
-                got = read_results(Path(work) / "results")
-                assert [r[:5] for r in got] == [r[:5] for r in expected], (
-                    f"the output of {plan.name} differs from the reference"
-                )
+                check_output(Path(work) / "results", expected, plan.name)
         extra_seconds = whole.seconds - prefix.seconds
         rate, problem = (
-            ((events - prefix_events) / extra_seconds, "")
+            (events / whole.seconds, "")
+            if not take_out_start
+            else ((events - prefix_events) / extra_seconds, "")
             if extra_seconds > 0
             else (
                 float("nan"),
@@ -351,12 +520,29 @@ def throughput(
                 "the whole run was not slower than its first fifth",
             )
         )
-        run = Throughput(rate, events / whole.seconds, whole.peak_mib, whole.peak_open_files, problem)
+        run = Throughput(
+            rate,
+            events / whole.seconds,
+            whole.peak_mib,
+            whole.peak_open_files,
+            problem,
+            events,
+            take_out_start,
+        )
         best = measured.get(plan.name)
         if best is None or not best.events_per_second >= run.events_per_second:
             measured[plan.name] = run
         print(f"{plan.name}: {rate:,.0f} events/s", file=sys.stderr, flush=True)
-    return measured
+    if clusters:
+        produce_sentinels(broker, names, shown, clicked)
+    runs = []
+    for layout in clusters:
+        with tempfile.TemporaryDirectory() as work:
+            run = run_on_cluster(layout, names, broker, expected, Path(work))
+        runs.append(run)
+        said = f"{events / run.seconds:,.0f} events/s" if run.seconds else run.problem
+        print(f"{layout.name}: {said}", file=sys.stderr, flush=True)
+    return measured, runs
 
 
 def freshness(
@@ -440,10 +626,15 @@ def throughput_figures(measured: dict[str, Throughput], impressions: int, plans:
             ours.events_per_second,
             "events/s",
             "",
-            f"{impressions:,} impressions + clicks, parallelism 2, best of the rounds; start and stop "
-            "taken out (each run timed from its first partition read; the difference of a run over "
-            f"the first fifth and one over all); {ours.whole_run_events_per_second:,.0f} events/s "
-            "over the whole run from its first read" + (f"; {ours.problem}" if ours.problem else ""),
+            f"{impressions:,} impressions + clicks, parallelism 2, best of the rounds; "
+            + (
+                "start and stop taken out (each run timed from its first partition read; the difference "
+                f"of a run over the first fifth and one over all); {ours.whole_run_events_per_second:,.0f} "
+                "events/s over the whole run from its first read"
+                if ours.start_taken_out
+                else "one run each, over all the input, from its first read (start and stop not taken out)"
+            )
+            + (f"; {ours.problem}" if ours.problem else ""),
         ),
         Figure(
             "job plan / parse-only ceiling",
@@ -493,6 +684,75 @@ def throughput_figures(measured: dict[str, Throughput], impressions: int, plans:
     return figures
 
 
+def cluster_figures(baseline: Throughput, runs: list[ClusterRun]) -> list[Figure]:
+    """The figures of the local-cluster runs beside the mini-cluster's whole run of the job's plan
+    (``baseline``) over the same events: events/s and peak memory of each, its ratio to the
+    mini-cluster, and the last layout's rate over the first's."""
+    events = baseline.events
+    figures = [
+        Figure(
+            f"{CLUSTER_FIGURES} comparison: the job's plan on the mini-cluster (one JVM), parallelism "
+            f"{JOB.parallelism}, whole run",
+            baseline.whole_run_events_per_second,
+            "events/s",
+            "",
+            f"{events:,} events, output = reference; timed from the first partition read (Flink's log) "
+            "to the end of the bounded input, its final checkpoint included; peak memory "
+            f"{baseline.peak_mib:,.0f} MiB (JVM + Python)"
+            + (f"; {baseline.problem}" if not baseline.events_per_second else ""),
+        )
+    ]
+    for run in runs:
+        rate = events / run.seconds if run.seconds else 0.0
+        figures += [
+            Figure(
+                f"{run.layout.name}: throughput, output = reference",
+                rate,
+                "events/s",
+                "",
+                (
+                    f"ctr job (JobManager in application mode, PythonDriver, the chart's Flink options) over "
+                    f"the same {events:,} events, then a sentinel per partition; timed as the mini-cluster's "
+                    "whole run, from the first partition read (the TaskManagers' logs) to the last window's "
+                    f"rows committed (polled every 0.2 s; {BACKFILL_CHECKPOINT_INTERVAL:g} s checkpoints); "
+                    f"{events / run.seconds_from_running:,.0f} events/s from the job RUNNING on the REST "
+                    "API (TaskManager start and task deployment included)"
+                )
+                if run.seconds and run.seconds_from_running
+                else run.problem,
+            ),
+            Figure(
+                f"{run.layout.name} / the mini-cluster",
+                _ratio(rate, baseline.whole_run_events_per_second),
+                "×",
+                "",
+                "the job's plan, parallelism as said, the same events, timed the same way",
+            ),
+            Figure(
+                f"{run.layout.name}: peak memory (ctr job, JobManager + its Python driver, TaskManagers)",
+                run.peak_mib,
+                "MiB",
+                "",
+                f"the mini-cluster's run: {baseline.peak_mib:,.0f} MiB (one JVM + Python); --jvm-heap "
+                f"{LocalJobSettings.model_fields['jvm_heap'].default} (the JobManager's heap, each "
+                "TaskManager's task heap)",
+            ),
+        ]
+    if len(runs) > 1 and runs[0].seconds and runs[-1].seconds:
+        first, last = runs[0], runs[-1]
+        figures.append(
+            Figure(
+                f"{CLUSTER_FIGURES}: {last.layout.taskmanagers} TaskManagers / {first.layout.taskmanagers}",
+                first.seconds / last.seconds,
+                "×",
+                "",
+                f"{last.layout.name} over {first.layout.name}; {os.cpu_count()} cores, shared with the "
+                "broker and the JobManager",
+            )
+        )
+    return figures
+
+
 def main() -> None:
     parser = arguments(__doc__, "a run of about a minute")
     parser.add_argument(
@@ -519,14 +779,29 @@ def main() -> None:
     )
     parser.add_argument("--live-rates", default="10000", help="impressions/s of the live freshness runs")
     parser.add_argument("--live-seconds", type=float, default=180.0, help="length of each live freshness run")
+    parser.add_argument(
+        "--clusters",
+        type=layouts,
+        help="local clusters of ctr job, as TaskManagers x slots each (parallelism = all the slots), "
+        "separated by ','; default 1x2,2x1 (1x2 with --quick); '' for none",
+    )
+    parser.add_argument(
+        "--clusters-only",
+        action="store_true",
+        help="only the job's plan on the mini-cluster (one whole run) and on the local clusters, no "
+        "other plan, scale or freshness run (a few minutes); their rows replace those recorded",
+    )
     parser.add_argument("--run-plan", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_plan:
         _run_plan_here(json.loads(args.run_plan))
         return
+    if args.clusters is None:
+        args.clusters = QUICK_CLUSTERS if args.quick else CLUSTERS
     if args.quick:
-        args.impressions, args.scale_impressions, args.campaigns, args.live_seconds = 20_000, 20_000, "10", 0
-        args.rounds = 1
+        # The smoke test's size: each plan once over a small input (no run over its first fifth), no
+        # scale or freshness runs, the local cluster at 1 TaskManager.
+        args.impressions, args.campaigns, args.live_seconds, args.rounds = 20_000, "", 0, 1
     plans = QUICK_PLANS if args.quick else PLANS
     if args.plans:
         chosen = args.plans.split(";")
@@ -540,15 +815,33 @@ def main() -> None:
     profile_dir = Path(args.profile).resolve() if args.profile else None
     if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)
+    if args.clusters_only:
+        with local_broker() as broker:
+            measured, runs = throughput(
+                broker, args.impressions, 10, (JOB,), check=True, clusters=args.clusters, take_out_start=False
+            )
+        figures = cluster_figures(measured[JOB.name], runs)
+        report("bench/job", figures, args.quick, replacing=CLUSTER_FIGURES)
+        return
     figures = []
     with local_broker() as broker:
-        measured = throughput(
-            broker, args.impressions, 10, plans, check=True, profile_dir=profile_dir, rounds=args.rounds
+        measured, runs = throughput(
+            broker,
+            args.impressions,
+            10,
+            plans,
+            check=True,
+            profile_dir=profile_dir,
+            rounds=args.rounds,
+            clusters=args.clusters,
+            take_out_start=not args.quick,
         )
         figures += throughput_figures(measured, args.impressions, plans)
+        if runs:
+            figures += cluster_figures(measured[JOB.name], runs)
         context = profile_context(profile_dir) if profile_dir is not None else None
         for count in (int(c) for c in args.campaigns.split(",") if c):
-            scaled = throughput(broker, args.scale_impressions, count, (JOB,), check=True)[JOB.name]
+            scaled = throughput(broker, args.scale_impressions, count, (JOB,), check=True)[0][JOB.name]
             note = f"{args.scale_impressions:,} impressions, output = reference" + (
                 f"; {scaled.problem}" if scaled.problem else ""
             )

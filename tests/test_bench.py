@@ -20,7 +20,7 @@ def test_benchmark_runs_and_prints_its_figures(benchmark):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=540,  # a smoke test, not a timing: the job benchmark starts eight Flink runs
+        timeout=540,  # a smoke test, not a timing: the job benchmark starts four Flink runs (one a cluster)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()
