@@ -20,8 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +50,7 @@ from ctr.reference import reference_ctr
 from ctr.settings.models import LiveSettings, LocalJobSettings
 from ctr.topics import DEFAULT_PARTITIONS, TopicNames
 from ctr_job.checkpoints import latest_checkpoint
+from ctr_job.local.cluster import running_job
 from ctr_producer.traffic import TrafficModel
 from ctr_results.files import read_results
 
@@ -386,16 +385,6 @@ class ClusterRun:
     problem: str = ""
 
 
-def job_running(port: int) -> bool:
-    """Whether the cluster's REST API on ``port`` reports a job RUNNING."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/jobs/overview", timeout=2) as response:
-            jobs = json.loads(response.read()).get("jobs", [])
-    except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
-        return False
-    return any(job["state"] == "RUNNING" for job in jobs)
-
-
 def run_on_cluster(
     layout: Layout, names: TopicNames, broker: KafkaBroker, expected: list, work: Path
 ) -> ClusterRun:
@@ -434,7 +423,7 @@ def run_on_cluster(
                 if time.monotonic() > deadline:
                     problem = f"did not commit every window within {PLAN_TIMEOUT:g} s"
                     break
-                if running_at is None and job_running(port):
+                if running_at is None and running_job(port) is not None:
                     running_at = time.time()
                 if running_at is not None and len(read_results(work / "results")) >= len(expected):
                     ended = time.time()

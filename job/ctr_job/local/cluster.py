@@ -91,6 +91,31 @@ def jvm_args() -> str:
     )
 
 
+def rest(port: int, path: str, method: str = "GET") -> dict | None:
+    """The answer of the Flink REST API on 127.0.0.1:``port`` to ``method path``; None while it does not
+    answer."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            body = response.read()
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
+    return json.loads(body) if body else {}
+
+
+def jobs(port: int) -> list[dict] | None:
+    """The jobs /jobs/overview lists on the REST API at ``port`` (id ``jid``, ``state``); None while it
+    does not answer."""
+    overview = rest(port, "/jobs/overview")
+    return None if overview is None else overview.get("jobs", [])
+
+
+def running_job(port: int) -> str | None:
+    """The id of the job the REST API at ``port`` reports RUNNING, else None."""
+    running = [job["jid"] for job in jobs(port) or [] if job["state"] == "RUNNING"]
+    return running[0] if running else None
+
+
 class LocalCluster:
     """The JobManager and TaskManagers of one program; files in ``work`` (config, lib, logs)."""
 
@@ -177,28 +202,17 @@ class LocalCluster:
                 self.taskmanager_processes[number] = self._start_taskmanager(number)
         return exited
 
-    def _rest(self, path: str, method: str = "GET") -> dict | None:
-        request = urllib.request.Request(f"{self.web_ui}{path}", method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                body = response.read()
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return None
-        return json.loads(body) if body else {}
-
     def jobs(self) -> list[dict] | None:
         """The jobs /jobs/overview lists (id ``jid``, ``state``); None while the REST API does not answer."""
-        overview = self._rest("/jobs/overview")
-        return None if overview is None else overview.get("jobs", [])
+        return jobs(self.rest_port)
 
     def running_job(self) -> str | None:
         """The id of the job when the REST API reports it RUNNING, else None."""
-        running = [job["jid"] for job in self.jobs() or [] if job["state"] == "RUNNING"]
-        return running[0] if running else None
+        return running_job(self.rest_port)
 
     def cancel(self, job_id: str) -> bool:
         """Ask the JobManager to cancel the job; False if its REST API does not answer."""
-        return self._rest(f"/jobs/{job_id}?mode=cancel", method="PATCH") is not None
+        return rest(self.rest_port, f"/jobs/{job_id}?mode=cancel", method="PATCH") is not None
 
     def stop(self, timeout: float) -> None:
         """Stop the JobManager (SIGTERM; SIGKILL after ``timeout``), then every TaskManager."""
