@@ -335,6 +335,8 @@ def _run_plan_here(config: dict) -> None:
         window_ms=WINDOW_MS,
         join_bound_ms=JOIN_BOUND_MS,
         out_of_orderness_ms=5000,
+        live_topic="",
+        update_interval_ms=0,
         end_offsets={
             t: {int(p): o for p, o in offsets.items()} for t, offsets in config["end_offsets"].items()
         },

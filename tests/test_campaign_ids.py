@@ -107,7 +107,7 @@ def odd_ids_run(broker, tmp_path_factory):
         produce(broker, topics, late)
         rejected = len(events.impressions) - len(valid)
         letters = [json.loads(m.value()) for m in read_topic(broker, topics.dlq, rejected + 2)]
-        from_topic = results_from_topic(broker, topics.results)
+        from_topic = results_from_topic(broker, topics, "--final")
     finally:
         stop_job(job)
     return {

@@ -175,6 +175,7 @@ def test_topics_equal_the_code(helm, chart):
         "clicks": (topics.CLICKS, topics.DEFAULT_PARTITIONS),
         "dlq": (topics.DLQ, topics.DEFAULT_PARTITIONS),
         "results": (topics.RESULTS, topics.DEFAULT_PARTITIONS),
+        "live": (topics.LIVE, topics.DEFAULT_PARTITIONS),
     }
     rendered = {
         d["spec"]["topicName"]: d["spec"]["partitions"]

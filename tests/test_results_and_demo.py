@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.processes import run_ctr
+from helpers.processes import run_ctr, run_ctr_in_terminal
 
 
 def partition(results, day: str, campaign: str):
@@ -97,6 +97,27 @@ def test_demo_says_when_a_window_is_committed():
     assert "not yet" in status_line(Progress(0, 0, None), 100.0, 100.0)
 
 
+def test_demo_draws_open_windows_in_place_on_a_terminal_and_plain_lines_when_piped(output_dir, capsys):
+    from ctr.results_contract import LiveRow
+    from ctr.settings.models import DemoSettings
+    from ctr_demo.cli import DemoDirs, Watch, live_lines
+    from ctr_demo.live_view import InPlace
+
+    screen = InPlace()
+    assert screen.draw(["open", "row", "status"]) == "open\nrow\nstatus"
+    assert screen.draw(["status"]) == "\r\x1b[2A\x1b[Jstatus"
+    assert screen.above("committed") == "\r\x1b[Jcommitted\n"
+    assert screen.draw(["status"]) == "status"
+    live = LiveRow("campaign-1", "2024-01-01 00:01:00", "2024-01-01 00:01:30", 20, 1, 0.05, False)
+    lines = live_lines([live, live._replace(final=True)], {"campaign-1": 0.05}, 1.0)
+    assert "every 1s" in lines[0] and lines[1].endswith(" live ") and lines[2].endswith(" final")
+    assert live_lines([], {}, 1.0) == []
+    dirs = DemoDirs(output_dir, output_dir / "c", output_dir / "l", output_dir / "b")
+    Watch(DemoSettings(), dirs, {}, None, 0.0).show_new_rows()
+    piped = capsys.readouterr().out
+    assert "campaign" in piped and "\x1b" not in piped and "\r" not in piped
+
+
 def test_the_installed_ctr_command_runs_its_subcommands(output_dir):
     """The ``ctr`` script pip installed (the project's entry point and its subcommands' entry points),
     as a user runs it: a subcommand's output, and a bad setting's exit code."""
@@ -120,7 +141,9 @@ def test_results_of_a_missing_directory_exits_2(ctr_cli, tmp_path):
 @pytest.mark.broker
 @pytest.mark.jvm
 def test_short_demo_commits_windows_consistent_with_the_producer(tmp_path):
-    result = run_ctr(
+    """On a terminal (as users run it): the open windows' live rows drawn in place, the committed
+    windows below them."""
+    result = run_ctr_in_terminal(
         "demo",
         "--duration",
         "75s",
@@ -155,7 +178,10 @@ def test_short_demo_commits_windows_consistent_with_the_producer(tmp_path):
     assert sum(row["impressions"] for row in rows) <= int(sent.group(1))
     assert sum(row["clicks"] for row in rows) <= int(sent.group(2))
     assert "true CTR" in result.stdout
-    assert "committed 6-8s after it ends" in result.stdout and "\r" not in result.stdout, result.stdout
+    assert "committed 6-8s after it ends" in result.stdout, result.stdout
+    assert "open windows (live: counts so far, every 1s" in result.stdout, result.stdout
+    assert re.search(r"campaign-\d +\d{4}-\d\d-\d\d [\d:]+ - [\d:]+ .* live", result.stdout), result.stdout
+    assert "\x1b[J" in result.stdout
     assert re.search(r"Flink Web UI at http://127\.0\.0\.1:\d+\. ", result.stdout), result.stdout
     assert re.search(
         r"peak resident memory \(JVM and Python\) was [\d,]+ MiB with --jvm-heap 1g", result.stdout

@@ -19,7 +19,9 @@ from ctr.results_contract import (
 )
 from ctr_job.sql import JobSql, ctr_insert, flag_windows_view, results_table
 
-SQL = JobSql("b:9092", "impressions", "clicks", "dlq", "g", "file:///out", 30_000, 15_000, 5_000)
+SQL = JobSql(
+    "b:9092", "impressions", "clicks", "dlq", "g", "file:///out", 30_000, 15_000, 5_000, "live", 1_000
+)
 #: Campaign ids whose MD5 hex starts with every digit, and ids of non-ASCII, quotes and paths.
 SAMPLE_IDS = [f"campaign-{n}" for n in range(64)] + ["", "a,b", 'say "hi"', "café", "日本語", "😀", "../x"]
 #: Instants in epoch milliseconds: the epoch, a leap day, a window end at midnight, a far year.

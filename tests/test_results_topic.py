@@ -1,5 +1,6 @@
-"""The CTR rows on the results topic: equal to the reference and to the CSV files, row for row, read
-back by ``ctr results --topic`` (once, and following as windows close)."""
+"""The CTR rows on the results topic (equal to the reference and to the CSV files, row for row) and on
+the live topic (live rows that end with the final ones), read back by ``ctr results --topic`` (once,
+and following them)."""
 
 import json
 import signal
@@ -8,7 +9,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from ctr.reference import reference_ctr
-from ctr.results_contract import CtrRow
+from ctr.results_contract import CtrRow, LiveRow
+from ctr.topics import TopicNames
 from ctr_results.formats import format_batch
 
 from helpers.commands import job_args, results_topic_args
@@ -16,7 +18,7 @@ from helpers.events import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produc
 from helpers.job_runs import stop_job
 from helpers.kafka import read_topic
 from helpers.processes import CollectedOutput, start_ctr, wait_for
-from helpers.results import comparable, results_from_topic, rows_of_json
+from helpers.results import comparable, live_row_violations, results_from_topic, rows_of_json
 
 
 @pytest.mark.slow
@@ -43,43 +45,72 @@ def test_records_are_keyed_by_campaign_and_window(published_run):
 
 
 @pytest.mark.slow
+def test_live_topic_rows_are_keyed_by_window_never_decrease_and_end_with_the_final_rows(published_run):
+    topic = published_run["topics"].live
+    messages = read_topic(published_run["broker"], topic, len(published_run["expected"]))
+    live = []
+    for message in messages:
+        key, value = json.loads(message.key()), json.loads(message.value())
+        assert key == {"campaign_id": value["campaign_id"], "window_start": value["window_start"]}
+        live.append(LiveRow(**value))
+    assert live_row_violations(live, published_run["expected"]) == []
+
+
+@pytest.mark.slow
 @pytest.mark.jvm
-def test_follow_prints_rows_as_windows_close(broker, topics, tmp_path):
-    """``ctr results --topic --follow`` started before the job prints every row once its window closes."""
+def test_follow_prints_live_rows_then_final_rows_and_final_only_final_ones(broker, topics, tmp_path):
+    """``ctr results --topic --follow`` and ``--topic --follow --final``, started before the job: the
+    first prints live rows as windows fill, ending each window with its final row; the second prints
+    only the final rows, each once its window closes."""
     events = hard_cases(seed=4, count=200)
     expected = reference_ctr(events.plain_impressions(), events.plain_clicks(), WINDOW_MS, JOIN_BOUND_MS)
-    follower = CollectedOutput(
-        start_ctr(*results_topic_args(broker.bootstrap_servers, topics.results, "--follow"))
-    )
+    followers = {
+        extra: CollectedOutput(start_ctr(*results_topic_args(broker.bootstrap_servers, topics, *extra)))
+        for extra in (("--follow",), ("--follow", "--final"))
+    }
     extra = ("--publish-results", "true", "--results-topic", topics.results)
     job = CollectedOutput(start_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path, *extra)))
     try:
         produce(broker, topics, events)
         produce_sentinels(broker, topics, events)
 
-        def printed() -> list[CtrRow]:
-            return [CtrRow(**json.loads(line)) for line in follower.stdout if line.strip()]
+        def printed(follower: CollectedOutput) -> list[dict]:
+            return [json.loads(line) for line in follower.stdout if line.strip()]
 
         def complete() -> bool:
             assert job.process.poll() is None, "".join(job.stderr)[-3000:]
-            assert follower.process.poll() is None, "".join(follower.stderr)[-3000:]
-            return len(printed()) >= len(expected)
+            for follower in followers.values():
+                assert follower.process.poll() is None, "".join(follower.stderr)[-3000:]
+            finals = [row for row in printed(followers[("--follow",)]) if row["final"]]
+            return len(finals) >= len(expected) and len(printed(followers[("--follow", "--final")])) >= len(
+                expected
+            )
 
-        wait_for(complete, 240, "every row printed by --follow", interval=0.5)
+        wait_for(complete, 240, "every final row printed by both followers", interval=0.5)
     finally:
         stop_job(job)
-        follower.process.send_signal(signal.SIGTERM)
-    assert follower.finish(30) == 0, "".join(follower.stderr)
-    assert comparable(printed()) == comparable(expected)
+        for follower in followers.values():
+            follower.process.send_signal(signal.SIGTERM)
+    for follower in followers.values():
+        assert follower.finish(30) == 0, "".join(follower.stderr)
+    final_only = [CtrRow(**row) for row in printed(followers[("--follow", "--final")])]
+    assert comparable(final_only) == comparable(expected)
+    live = [LiveRow(**row) for row in printed(followers[("--follow",)])]
+    assert live_row_violations(live, expected) == []
+    assert any(not row.final for row in live), "no live row before the final ones"
 
 
 def test_reading_a_missing_topic_fails_clearly(broker):
-    result = results_from_topic(broker, "no-such-topic")
-    assert result.returncode == 1 and "no-such-topic does not exist" in result.stderr
+    missing = TopicNames.with_suffix("never-created")
+    for extra, topic in (((), missing.live), (("--final",), missing.results)):
+        result = results_from_topic(broker, missing, *extra)
+        assert result.returncode == 1 and f"{topic} does not exist" in result.stderr
 
 
-def test_follow_needs_topic_and_topic_takes_no_directory(ctr_cli, tmp_path):
-    assert ctr_cli("results", "--follow").returncode == 2
+def test_follow_and_final_need_topic_and_topic_takes_no_directory(ctr_cli, tmp_path):
+    for flag in ("--follow", "--final"):
+        result = ctr_cli("results", flag)
+        assert result.returncode == 2 and f"{flag} needs --topic" in result.stderr
     result = ctr_cli("results", str(tmp_path), "--topic")
     assert result.returncode == 2 and "--topic" in result.stderr
 
@@ -90,6 +121,11 @@ def test_follow_formats_print_the_header_once():
     assert format_batch([row], "csv", False) == "a,2026-01-01 00:00:00,2026-01-01 00:00:30,4,1,0.25"
     assert json.loads(format_batch([row, row], "json", False).splitlines()[1]) == row._asdict()
     assert "campaign" not in format_batch([row], "table", False)
+    live = LiveRow(*row, final=False)
+    assert format_batch([live], "csv", True).splitlines()[0].endswith(",ctr,final")
+    assert format_batch([live], "table", False).endswith(" live ")
+    assert format_batch([live._replace(final=True)], "table", True).splitlines()[1].endswith(" final")
+    assert json.loads(format_batch([live], "json", True)) == {**row._asdict(), "final": False}
 
 
 def _row_value(row: CtrRow) -> bytes:
@@ -110,7 +146,7 @@ def test_reader_keeps_the_last_value_per_key_drops_tombstones_and_skips_bad_reco
     ):
         producer.produce(topics.results, value, key, partition=0)
     assert producer.flush(10) == 0
-    result = results_from_topic(broker, topics.results)
+    result = results_from_topic(broker, topics, "--final")
     assert result.returncode == 0, result.stderr
     assert rows_of_json(result.stdout) == [updated]
     assert "skipped the record" in result.stderr and "not a CTR row" in result.stderr

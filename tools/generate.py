@@ -50,6 +50,7 @@ CHART_SETS_FOR_THE_JOB = {
     "metrics_port",
     "results_topic",
     "publish_results",
+    "live_topic",
 }
 
 

@@ -1,8 +1,9 @@
 """``ctr demo``: the whole pipeline on one machine (Apache Kafka, producer, job), live CTR table.
 
 It starts a local broker, then ``ctr job`` and ``ctr produce`` as child processes, shows each window
-as the job commits it (read by ``ctr_results``) with a status line while the terminal is live, and
-stops everything it started on Ctrl-C or after ``--duration``.
+as the job commits it (read by ``ctr_results``), and on a terminal below them the open windows'
+live rows (from the live topic, redrawn in place) and a status line; it stops everything it started
+on Ctrl-C or after ``--duration``.
 """
 
 import argparse
@@ -20,10 +21,11 @@ from pathlib import Path
 
 from ctr.broker import BrokerError, KafkaBroker
 from ctr.processes import free_port, stop_event
-from ctr.results_contract import CtrRow, format_time
+from ctr.results_contract import CtrRow, LiveRow, format_time
 from ctr.settings.command_line import add_command, env_var, environment, resolve
 from ctr.settings.models import DemoSettings, JobSettings, LocalJobSettings, ProducerSettings
 from ctr.topics import TopicNames
+from ctr_demo.live_view import InPlace, LiveRowsFollower
 from ctr_demo.memory import tree_rss
 from ctr_demo.progress import Progress, ProgressReader
 from ctr_results.files import read_results
@@ -163,17 +165,6 @@ def opening_line(config: DemoSettings, bootstrap_servers: str, web_ui_port: int,
     )
 
 
-def progress_reader(config: DemoSettings, bootstrap_servers: str) -> ProgressReader:
-    """A reader of the job's progress on the demo's topics (for the live status line)."""
-    topics = TopicNames()
-    return ProgressReader(
-        bootstrap_servers,
-        (topics.impressions, topics.clicks),
-        JobSettings.model_fields["group_id"].default,
-        round(config.out_of_orderness * 1000),
-    )
-
-
 def exited(processes: dict[str, subprocess.Popen], logs: Path) -> bool:
     """Whether any of the named ``processes`` has exited; each one that has is reported on stderr."""
     gone = False
@@ -193,19 +184,63 @@ def window_end(row: CtrRow) -> float:
 
 
 @dataclass
+class Terminal:
+    """What the demo shows only on a terminal, redrawn in place below the committed rows: the open
+    windows' live rows and a status line from the job's progress."""
+
+    progress: ProgressReader
+    live: LiveRowsFollower
+    screen: InPlace = field(default_factory=InPlace)
+
+    @classmethod
+    def opened(cls, config: DemoSettings, bootstrap_servers: str) -> "Terminal":
+        """What a terminal shows below the committed rows: the live rows and the job's progress."""
+        topics = TopicNames()
+        progress = ProgressReader(
+            bootstrap_servers,
+            (topics.impressions, topics.clicks),
+            JobSettings.model_fields["group_id"].default,
+            round(config.out_of_orderness * 1000),
+        )
+        return cls(progress, LiveRowsFollower(bootstrap_servers, topics.live))
+
+    def close(self) -> str:
+        """Leave the broker; the text that erases the drawn lines."""
+        self.progress.close()
+        self.live.close()
+        return self.screen.draw([])
+
+
+def live_lines(rows: list[LiveRow], true_ctr: dict[str, float], interval: float) -> list[str]:
+    """The open windows' block: a heading and one line per window (``live``: counts so far, ``final``:
+    to be committed by the next checkpoint); nothing when there are none."""
+    if not rows:
+        return []
+    heading = (
+        f"open windows (live: counts so far, every {interval:g}s; final: committed at the next checkpoint)"
+    )
+    return [heading, *format_table(rows, true_ctr, header=False).splitlines()]
+
+
+@dataclass
 class Watch:
     """The demo watching the job and the producer: the windows shown so far, whether the table's
-    header is still to come, the job's peak memory, and when the next window is due; the live status
-    line from ``progress`` (None when the output is not a terminal)."""
+    header is still to come, the job's peak memory, and when the next window is due; the live rows and
+    status line of ``terminal`` (None when the output is not a terminal)."""
 
     config: DemoSettings
     dirs: DemoDirs
     processes: dict[str, subprocess.Popen]
-    progress: ProgressReader | None
+    terminal: Terminal | None
     due: float
     shown: set[CtrRow] = field(default_factory=set)
     header: bool = True
     peak: int = 0
+
+    @property
+    def true_ctr(self) -> dict[str, float]:
+        """The campaigns' true CTRs (of those that have one)."""
+        return {c.name: c.true_ctr for c in self.config.campaigns if c.true_ctr is not None}
 
     def until(self, stop: threading.Event) -> bool:
         """Show the windows as they are committed, and the status line, until ``stop`` or ``--duration``
@@ -217,19 +252,28 @@ class Watch:
             if exited(self.processes, self.dirs.logs):
                 return False
             self.show_new_rows()
-            if self.progress is not None:
-                line = status_line(self.progress.read(), self.due, time.time())
-                print(f"\r\x1b[K{line}", end="", flush=True)
+            if self.terminal is not None:
+                self.redraw(self.terminal)
         return True
+
+    def redraw(self, terminal: Terminal) -> None:
+        """Draw the open windows' live rows and the status line again, in place."""
+        committed = {(row.campaign_id, row.window_start) for row in self.shown}
+        rows = terminal.live.open_windows(committed)
+        lines = live_lines(rows, self.true_ctr, self.config.update_interval)
+        lines.append(status_line(terminal.progress.read(), self.due, time.time()))
+        print(terminal.screen.draw(lines), end="", flush=True)
 
     def show_new_rows(self) -> None:
         """Print the rows committed since the last call, and expect the next window after them."""
         new = [row for row in read_results(self.dirs.results) if row not in self.shown]
         if not new:
             return
-        true_ctr = {c.name: c.true_ctr for c in self.config.campaigns if c.true_ctr is not None}
-        print("\r\x1b[K" if self.progress is not None else "", end="")
-        print(format_table(new, true_ctr, header=self.header), flush=True)
+        table = format_table(new, self.true_ctr, header=self.header)
+        if self.terminal is not None:
+            print(self.terminal.screen.above(table), end="", flush=True)
+        else:
+            print(table, flush=True)
         self.shown.update(new)
         self.header = False
         self.due = next_commit(self.config, max(window_end(row) for row in new))
@@ -269,12 +313,12 @@ def run_pipeline(config: DemoSettings, stop: threading.Event, broker: KafkaBroke
     }
     due = next_commit(config, time.time())
     print(opening_line(config, broker.bootstrap_servers, web_ui_port, due), flush=True)
-    progress = progress_reader(config, broker.bootstrap_servers) if sys.stdout.isatty() else None
-    watched = Watch(config, dirs, processes, progress, due)
+    live = config.update_interval > 0 and sys.stdout.isatty()
+    terminal = Terminal.opened(config, broker.bootstrap_servers) if live else None
+    watched = Watch(config, dirs, processes, terminal, due)
     ok = watched.until(stop)
-    if progress is not None:
-        progress.close()
-        print("\r\x1b[K", end="")
+    if terminal is not None:
+        print(terminal.close(), end="")
     print(peak_line(watched.peak, config.jvm_heap), flush=True)
     stop_pipeline(processes["producer"], processes["job"])
     return ok

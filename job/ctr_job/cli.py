@@ -86,6 +86,8 @@ def job_sql(settings: JobSettings) -> JobSql:
         window_ms=round(settings.window * 1000),
         join_bound_ms=round(settings.join_bound * 1000),
         out_of_orderness_ms=round(settings.out_of_orderness * 1000),
+        live_topic=settings.live_topic,
+        update_interval_ms=round(settings.update_interval * 1000),
     )
 
 
@@ -126,7 +128,8 @@ def checked_inputs(settings: JobSettings) -> tuple[list[Path], Path | None]:
     wait_for_topics(
         settings.bootstrap_servers,
         (settings.impressions_topic, settings.clicks_topic, settings.dlq_topic)
-        + ((settings.results_topic,) if settings.publish_results else ()),
+        + ((settings.results_topic,) if settings.publish_results else ())
+        + ((settings.live_topic,) if settings.update_interval else ()),
         settings.kafka_wait,
     )
     return jars, restore_from

@@ -22,7 +22,8 @@ from ctr.results_contract import (
 
 @dataclass(frozen=True)
 class JobSql:
-    """What the SQL depends on: topics, broker, times (milliseconds) and the output path."""
+    """What the SQL depends on: topics, broker, times (milliseconds) and the output path; live rows
+    every ``update_interval_ms`` to ``live_topic`` (none when 0)."""
 
     bootstrap_servers: str
     impressions_topic: str
@@ -33,6 +34,8 @@ class JobSql:
     window_ms: int
     join_bound_ms: int
     out_of_orderness_ms: int
+    live_topic: str
+    update_interval_ms: int
 
     def source_options(self, topic: str) -> dict[str, str]:
         """The options of the Kafka source of ``topic``: from the group's offsets, parsed by ``ctr-event``."""
@@ -147,6 +150,41 @@ SELECT
     campaign_id
 FROM TABLE(TUMBLE(TABLE {source}, DESCRIPTOR(event_time), {interval(sql.window_ms)}))
 GROUP BY window_start, window_end, campaign_id"""
+
+
+#: The live rows (job/ctr_job/plan.py: the Java operator ``ctr.flink.LiveCtr``): per campaign and
+#: window, its counts so far while it is open, then its final row; the CSV's columns and ``final``.
+LIVE_VIEW = "ctr_live"
+
+
+def live_table(sql: JobSql) -> str:
+    """The live rows' Kafka sink: JSON keyed by campaign and window start, so that a compacted topic
+    keeps each window's last row; at least once (sent as they come, not in checkpoint transactions:
+    a live row is a view, its window's final row is exact)."""
+    return f"""
+CREATE TEMPORARY TABLE ctr_live_topic (
+    campaign_id STRING,
+    window_start STRING,
+    window_end STRING,
+    impressions BIGINT,
+    clicks BIGINT,
+    ctr DOUBLE,
+    `final` BOOLEAN
+) WITH (
+    'connector' = 'kafka',
+    'topic' = {quote(sql.live_topic)},
+    'properties.bootstrap.servers' = {quote(sql.bootstrap_servers)},
+    'sink.delivery-guarantee' = 'at-least-once',
+    'key.format' = 'json',
+    'key.fields' = 'campaign_id;window_start',
+    'value.format' = 'json',
+    'value.fields-include' = 'ALL'
+)"""
+
+
+def live_insert() -> str:
+    """Every live row into the live topic."""
+    return f"INSERT INTO ctr_live_topic SELECT * FROM {LIVE_VIEW}"
 
 
 def ctr_insert() -> str:

@@ -1,4 +1,5 @@
-"""The CTR rows read back from the results topic: an upsert stream, one row per (campaign, window).
+"""The CTR rows read back from a topic the job writes, one row per (campaign, window) and key: the
+results topic (final rows, ``CtrRow``) or the live topic (``LiveRow``: live rows, then the final one).
 
 Read with ``isolation.level=read_committed`` from the earliest offset, with no consumer group offsets
 committed (each reader reads the whole topic). A key seen twice keeps its last value; a record with
@@ -10,12 +11,15 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from ctr.results_contract import CtrRow
+from ctr.results_contract import CtrRow, LiveRow
 
 POLL = 0.5
+#: A row type of a topic the job writes.
+Row = TypeVar("Row", CtrRow, LiveRow)
 METADATA_TIMEOUT = 10.0
 
 
@@ -46,10 +50,10 @@ def _consumer(bootstrap_servers: str, topic: str) -> Consumer:
     return consumer
 
 
-def _row(message: Message, payload: bytes) -> CtrRow | None:
+def _row(message: Message, payload: bytes, row_type: type[Row]) -> Row | None:
     try:
         value = json.loads(payload)
-        return CtrRow(*(value[field] for field in CtrRow._fields))
+        return row_type(*(value[field] for field in row_type._fields))
     except (ValueError, TypeError, KeyError) as err:
         print(
             f"ctr results: skipped the record at {message.topic()}[{message.partition()}] "
@@ -64,15 +68,15 @@ def _key(message: Message) -> bytes:
 
 
 def changes(
-    bootstrap_servers: str, topic: str, follow: bool, stop: threading.Event
-) -> Iterator[list[CtrRow]]:
-    """Batches of rows new or changed since the last batch: the whole topic up to its end first, then,
-    with ``follow``, what comes until ``stop`` is set."""
+    bootstrap_servers: str, topic: str, follow: bool, stop: threading.Event, row_type: type[Row]
+) -> Iterator[list[Row]]:
+    """Batches of rows (of ``row_type``) new or changed since the last batch: the whole topic up to its
+    end first, then, with ``follow``, what comes until ``stop`` is set."""
     consumer = _consumer(bootstrap_servers, topic)
     partitions = len(consumer.assignment())
     at_end: set[int | None] = set()
-    rows: dict[bytes, CtrRow] = {}
-    changed: dict[bytes, CtrRow] = {}
+    rows: dict[bytes, Row] = {}
+    changed: dict[bytes, Row] = {}
     caught_up = False
     try:
         while not stop.is_set():
@@ -89,7 +93,7 @@ def changes(
                     rows.pop(key, None)
                     changed.pop(key, None)
                 else:
-                    row = _row(message, payload)
+                    row = _row(message, payload, row_type)
                     if row is not None and rows.get(key) != row:
                         rows[key] = changed[key] = row
             caught_up = caught_up or len(at_end) == partitions
@@ -102,6 +106,8 @@ def changes(
         consumer.close()
 
 
-def read_topic_rows(bootstrap_servers: str, topic: str) -> list[CtrRow]:
+def read_topic_rows(bootstrap_servers: str, topic: str, row_type: type[Row]) -> list[Row]:
     """Every row on the topic now (the last value of each key), sorted by window, then campaign."""
-    return next(changes(bootstrap_servers, topic, follow=False, stop=threading.Event()), [])
+    return next(
+        changes(bootstrap_servers, topic, follow=False, stop=threading.Event(), row_type=row_type), []
+    )

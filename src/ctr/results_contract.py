@@ -1,8 +1,9 @@
 """The results contract: what the job writes and ``ctr results`` reads, defined once.
 
-The row type, the time format of its window columns, and the CSV files' partitions (the window's
-day, the campaign's bucket). The job's SQL is generated from these definitions (job/ctr_job/sql.py)
-and the reader (results/ctr_results) uses them, so the two cannot drift apart.
+The row type (and the live row's: the same columns and ``final``), the time format of its window
+columns, and the CSV files' partitions (the window's day, the campaign's bucket). The job's SQL is
+generated from these definitions (job/ctr_job/sql.py) and the reader (results/ctr_results) uses them,
+so the two cannot drift apart.
 """
 
 import hashlib
@@ -19,6 +20,25 @@ class CtrRow(NamedTuple):
     impressions: int
     clicks: int
     ctr: float
+
+
+class LiveRow(NamedTuple):
+    """One row of the live topic: a window's counts so far while it is open (``final`` false), at most
+    once per update interval, then its final row (``final`` true), equal to its committed row."""
+
+    campaign_id: str
+    window_start: str
+    window_end: str
+    impressions: int
+    clicks: int
+    ctr: float
+    final: bool
+
+    def ctr_row(self) -> CtrRow:
+        """The row without its ``final`` flag."""
+        return CtrRow(
+            self.campaign_id, self.window_start, self.window_end, self.impressions, self.clicks, self.ctr
+        )
 
 
 #: The window columns' format: UTC ``YYYY-MM-DD HH:MM:SS``, as Python's strftime writes it ...

@@ -9,6 +9,7 @@ IMPRESSIONS = "impressions"
 CLICKS = "clicks"
 DLQ = "ctr-dlq"
 RESULTS = "ctr-results"
+LIVE = "ctr-live"
 DEFAULT_PARTITIONS = 3
 
 
@@ -20,12 +21,13 @@ class TopicNames:
     clicks: str = CLICKS
     dlq: str = DLQ
     results: str = RESULTS
+    live: str = LIVE
 
-    def all(self) -> tuple[str, str, str, str]:
+    def all(self) -> tuple[str, str, str, str, str]:
         """Return the names in creation order."""
-        return (self.impressions, self.clicks, self.dlq, self.results)
+        return (self.impressions, self.clicks, self.dlq, self.results, self.live)
 
     @classmethod
     def with_suffix(cls, suffix: str) -> "TopicNames":
         """Return the default names with ``-suffix`` appended to each."""
-        return cls(*(f"{name}-{suffix}" for name in (IMPRESSIONS, CLICKS, DLQ, RESULTS)))
+        return cls(*(f"{name}-{suffix}" for name in (IMPRESSIONS, CLICKS, DLQ, RESULTS, LIVE)))

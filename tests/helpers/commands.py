@@ -47,6 +47,7 @@ def job_args(
             impressions_topic=topics.impressions,
             clicks_topic=topics.clicks,
             dlq_topic=topics.dlq,
+            live_topic=topics.live,
             output_dir=work / "results",
             checkpoint_dir=work / "checkpoints",
             log_dir=work / "logs",
@@ -60,13 +61,14 @@ def job_args(
     ]
 
 
-def results_topic_args(bootstrap_servers: str, topic: str, *extra: str) -> list[str]:
-    """``ctr results --topic --format json`` on ``topic``, then ``extra`` (``--follow``)."""
+def results_topic_args(bootstrap_servers: str, topics: TopicNames, *extra: str) -> list[str]:
+    """``ctr results --topic --format json`` on ``topics``' live topic (with ``--final`` in ``extra``:
+    their results topic), then ``extra`` (``--follow``, ``--final``)."""
     return [
         "results",
         "--topic",
         "--format",
         "json",
-        *flags(bootstrap_servers=bootstrap_servers, results_topic=topic),
+        *flags(bootstrap_servers=bootstrap_servers, results_topic=topics.results, live_topic=topics.live),
         *extra,
     ]

@@ -59,7 +59,7 @@ def published_run(broker: KafkaBroker, work: Path) -> dict:
         read = [subprocess.CompletedProcess([], 1)]
 
         def all_on_the_topic() -> bool:
-            read[0] = results_from_topic(broker, topics.results)
+            read[0] = results_from_topic(broker, topics, "--final")
             return read[0].returncode == 0 and len(json.loads(read[0].stdout)) >= len(expected)
 
         wait_for(all_on_the_topic, 60, "every row on the results topic", interval=1.0)

@@ -42,6 +42,42 @@ def run_ctr(*args: str, timeout: float = 120, env: dict | None = None) -> subpro
     )
 
 
+def run_ctr_in_terminal(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``ctr ARGS`` to completion with its stdout on a pseudo-terminal (as a user's terminal);
+    return the result, its stdout the terminal's bytes as text (escape sequences kept)."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [*CTR, *args], stdout=terminal, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+    )
+    os.close(terminal)
+    chunks: list[bytes] = []
+
+    def pump() -> None:
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal's last writer is gone
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    finally:
+        reader.join(timeout=10)
+        os.close(controller)
+    output = b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+    return subprocess.CompletedProcess(process.args, process.returncode, output, stderr)
+
+
 class CollectedOutput:
     """Reads a process's stdout and stderr lines in background threads, so that no read blocks a test:
     a test looks at the lines read so far (``stdout``, ``stderr``) and waits with a deadline."""

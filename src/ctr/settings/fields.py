@@ -22,6 +22,14 @@ ResultsTopic = Annotated[
     Text,
     Field(topics.RESULTS, description="topic of the CTR rows: JSON, keyed by campaign and window, upserts"),
 ]
+LiveTopic = Annotated[
+    Text,
+    Field(
+        topics.LIVE,
+        description="topic of the live CTR rows of open windows and then each window's final row: JSON, "
+        "keyed by campaign and window, at least once, not transactional",
+    ),
+]
 Partitions = Annotated[
     int, Field(topics.DEFAULT_PARTITIONS, ge=1, description="partitions of each topic created")
 ]
@@ -140,6 +148,14 @@ JoinBound = Annotated[
 ]
 OutOfOrderness = Annotated[
     Duration, Field(5.0, ge=0, description="how late an event may come (watermark = max event time - this)")
+]
+UpdateInterval = Annotated[
+    Duration,
+    Field(
+        1.0,
+        ge=0,
+        description="how often at most a live row of an open window is sent to live-topic (0: no live rows)",
+    ),
 ]
 IdleTimeout = Annotated[
     Duration,

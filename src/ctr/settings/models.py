@@ -129,6 +129,7 @@ class JobSettings(KafkaSettings):
     window: f.Window
     join_bound: f.JoinBound
     out_of_orderness: f.OutOfOrderness
+    update_interval: f.UpdateInterval
     idle_timeout: f.IdleTimeout
     parallelism: f.Parallelism
     from_checkpoint: f.FromCheckpoint
@@ -141,6 +142,7 @@ class JobSettings(KafkaSettings):
     job_jars: f.JobJars
     results_topic: f.ResultsTopic
     publish_results: f.PublishResults
+    live_topic: f.LiveTopic
     metrics_port: f.MetricsPort
 
 
@@ -164,6 +166,7 @@ class ResultsTopicSettings(Settings):
 
     bootstrap_servers: f.BootstrapServers
     results_topic: f.ResultsTopic
+    live_topic: f.LiveTopic
 
 
 class OperatorSettings(KafkaSettings):
@@ -194,6 +197,7 @@ class DemoSettings(Settings):
     window: f.Window
     join_bound: f.JoinBound
     out_of_orderness: f.OutOfOrderness
+    update_interval: f.UpdateInterval
     checkpoint_interval: f.CheckpointInterval
     idle_timeout: f.IdleTimeout
     parallelism: f.Parallelism
