@@ -136,6 +136,10 @@ def malformed_count() -> int:
     return len(MALFORMED_IMPRESSIONS) + len(MALFORMED_CLICKS) + 1
 
 
+#: The campaign of the sentinels: its window stays open (live rows only, no final row).
+SENTINEL_CAMPAIGN = "zz-sentinel"
+
+
 def produce_sentinels(broker: KafkaBroker, topics: TopicNames, events: EventSet) -> None:
     """One far-future event in every partition of both topics, so that every real window closes."""
     future = max(ts for ts, _ in events.impressions + events.clicks) + 3_600_000
@@ -143,7 +147,7 @@ def produce_sentinels(broker: KafkaBroker, topics: TopicNames, events: EventSet)
         {"bootstrap.servers": broker.bootstrap_servers, "enable.idempotence": True, "acks": "all"}
     )
     for partition in _partitions(broker, topics.impressions):
-        sentinel = Impression(f"sentinel-{partition}", "sentinel", "zz-sentinel", future)
+        sentinel = Impression(f"sentinel-{partition}", "sentinel", SENTINEL_CAMPAIGN, future)
         producer.produce(topics.impressions, encode(sentinel), message_key(sentinel), partition=partition)
     for partition in _partitions(broker, topics.clicks):
         sentinel = Click(f"sentinel-click-{partition}", f"sentinel-{partition}", "sentinel", future)
