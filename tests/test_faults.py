@@ -34,7 +34,7 @@ from helpers.commands import job_args, produce_args
 from helpers.events import EventSet, produce_sentinels
 from helpers.figures import report_figures
 from helpers.job_runs import wait_for_results
-from helpers.kafka import read_topic
+from helpers.kafka import messages_on, read_topic
 from helpers.kubernetes import (
     change_spec,
     create_producer,
@@ -102,10 +102,11 @@ def producer_args(
     )
 
 
-def topic_events(broker: KafkaBroker, topics: TopicNames, at_least: int = 1) -> tuple[list, list]:
-    """Every impression and click on the topics, decoded."""
-    impressions = read_topic(broker, topics.impressions, at_least, timeout=120, settle=3.0)
-    clicks = read_topic(broker, topics.clicks, 0, timeout=120, settle=3.0)
+def topic_events(broker: KafkaBroker, topics: TopicNames) -> tuple[list, list]:
+    """Every impression and click on the topics, decoded: as many as the topics' end offsets count (the
+    producers have stopped; they send no transactions, so every offset is an event)."""
+    impressions = read_topic(broker, topics.impressions, messages_on(broker, topics.impressions), 120, 0.5)
+    clicks = read_topic(broker, topics.clicks, messages_on(broker, topics.clicks), 120, 0.5)
     return [decode_impression(m.value()) for m in impressions], [decode_click(m.value()) for m in clicks]
 
 
@@ -149,11 +150,10 @@ def finish_and_compare(
     topics: TopicNames,
     work: Path,
     job: CollectedOutput,
-    at_least: int = 1,
     checkpoints: Path | None = None,
 ) -> tuple[dict[str, int], list, list]:
     """With the producers stopped: the reference of the topics, the job's rows against it."""
-    impressions, clicks = topic_events(broker, topics, at_least)
+    impressions, clicks = topic_events(broker, topics)
     expected = reference_ctr(impressions, clicks, WINDOW_MS, JOIN_BOUND_MS)
     close_every_window(broker, topics, impressions, clicks)
     rows = rows_when_complete(work, expected, job, checkpoints or work / "checkpoints")
