@@ -86,7 +86,9 @@ def main() -> None:
     parser.add_argument("--rates", default="100,1000,10000,50000", help="target rates of the accuracy runs")
     args = parser.parse_args()
     if args.quick:
-        args.duration, args.accuracy_seconds, args.rates = 5.0, 6.0, "100,1000"
+        # The smoke test's size: every run and figure, each run short (an accuracy run still spans
+        # whole windows of 2 s).
+        args.duration, args.accuracy_seconds, args.rates = 2.0, 4.0, "100,1000"
     window = 10.0 if not args.quick else 2.0
     figures = []
     with local_broker() as broker:

@@ -70,7 +70,7 @@ def close_all_windows(broker: KafkaBroker, names: TopicNames) -> None:
 
 
 def main() -> None:
-    parser = arguments(__doc__, "a one-minute run")
+    parser = arguments(__doc__, "a half-minute run")
     parser.add_argument("--minutes", type=float, default=15.0, help="length of the run")
     parser.add_argument("--rate", type=int, default=20_000, help="impressions per second")
     parser.add_argument(
@@ -81,7 +81,9 @@ def main() -> None:
     args = parser.parse_args()
     window, checkpoint = "30s", "10s"
     if args.quick:
-        args.minutes, args.rate, window, checkpoint = 1.0, 2_000, "10s", "2s"
+        # The smoke test's size: every phase (the rate change, the pause, the resume) and every figure,
+        # in half a minute of traffic; the job starts while it runs and reads it all from the earliest offset.
+        args.minutes, args.rate, window, checkpoint = 0.5, 2_000, "10s", "2s"
     window_seconds = parse_duration(window)
     seconds = args.minutes * 60
     work = Path(tempfile.mkdtemp())

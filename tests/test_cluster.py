@@ -11,6 +11,7 @@ import pytest
 
 from ctr.broker import free_port
 from ctr.reference import reference_ctr
+from ctr.topics import DEFAULT_PARTITIONS
 from ctr_job.checkpoints import latest_checkpoint
 from ctr_job.cluster_config import Places, cluster_configuration
 from ctr_job.jars import built_jars
@@ -135,11 +136,15 @@ def run_job(broker, topics, work: Path, *extra: str) -> CollectedOutput:
 def test_parallelism_4_over_two_taskmanagers_counts_exactly_and_sigterm_stops_every_process(
     broker, topics, tmp_path
 ):
+    """Four source subtasks on three partitions: one subtask has none, and holds the watermark back
+    until the idle timeout marks it idle (--idle-timeout 15s here instead of the default 60 s; the
+    input is all on the topics before the job starts, so no partition with events waits that long)."""
+    assert DEFAULT_PARTITIONS < 4, "the topics have a partition for every source subtask"
     events = hard_cases(seed=5)
     produce(broker, topics, events)
     produce_sentinels(broker, topics, events)
     expected = reference_ctr(events.plain_impressions(), events.plain_clicks(), WINDOW_MS, JOIN_BOUND_MS)
-    job = run_job(broker, topics, tmp_path, "--parallelism", "4")
+    job = run_job(broker, topics, tmp_path, "--parallelism", "4", "--idle-timeout", "15s")
     try:
         rows = wait_for_results(tmp_path / "results", expected, job)
         cluster = psutil.Process(job.process.pid).children(recursive=True)

@@ -1,15 +1,19 @@
 """``ctr results`` on a hand-made output directory (in this process, and once as the installed ``ctr``
-command), and a short ``ctr demo`` run end to end."""
+command), and a short ``ctr demo`` run end to end (stopped with Ctrl-C once it shows a committed window)."""
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from helpers.processes import run_ctr, run_ctr_in_terminal
+from helpers.processes import CollectedOutput, run_ctr, stop, wait_for
 
 
 def partition(results, day: str, campaign: str):
@@ -137,16 +141,40 @@ def test_results_of_a_missing_directory_exits_2(ctr_cli, tmp_path):
     assert result.returncode == 2 and "not a directory" in result.stderr
 
 
+def test_the_demo_watches_until_its_duration_or_until_a_process_exits(tmp_path, capsys):
+    """``--duration`` ends the demo's watch as Ctrl-C does (True: a demo that ran its course); one of
+    its processes exiting ends it at once (False: the demo exits 1, naming the process)."""
+    from ctr.settings.models import DemoSettings
+    from ctr_demo.cli import DemoDirs, Watch
+
+    class Process:
+        def __init__(self, returncode: int | None) -> None:
+            self.pid, self.returncode = os.getpid(), returncode
+
+        def poll(self) -> int | None:
+            return self.returncode
+
+    config = DemoSettings(data_dir=str(tmp_path), duration=2)
+    dirs = DemoDirs.emptied(tmp_path)
+    started = time.monotonic()
+    watch = Watch(config, dirs, {"job": Process(None), "producer": Process(None)}, None, 0.0)
+    assert watch.until(threading.Event()) is True
+    assert 2 <= time.monotonic() - started < 10
+    assert watch.peak > 0, "the job's memory was not read"
+    exited = Watch(config, dirs, {"job": Process(None), "producer": Process(3)}, None, 0.0)
+    assert exited.until(threading.Event()) is False
+    assert "the producer exited with code 3" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 @pytest.mark.broker
 @pytest.mark.jvm
 def test_short_demo_commits_windows_consistent_with_the_producer(tmp_path):
-    """On a terminal (as users run it): the open windows' live rows drawn in place, the committed
-    windows below them."""
-    result = run_ctr_in_terminal(
+    """``ctr demo`` on a terminal (as users run it) until it shows its first committed window, then
+    Ctrl-C (SIGINT), as its opening line says: the open windows' live rows drawn in place below the
+    committed rows; it stops the producer and the job and says what they did."""
+    demo = CollectedOutput.in_terminal(
         "demo",
-        "--duration",
-        "75s",
         "--data-dir",
         str(tmp_path / "demo"),
         "--rate",
@@ -165,27 +193,36 @@ def test_short_demo_commits_windows_consistent_with_the_producer(tmp_path):
         "2s",
         "--web-ui-port",
         "0",
-        timeout=240,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    sent = re.search(r"producer sent (\d+) impressions and (\d+) clicks", result.stdout)
-    committed = re.search(r"(\d+) committed windows in", result.stdout)
-    assert sent and committed and int(committed.group(1)) >= 1, result.stdout
+    try:
+        wait_for(
+            lambda: demo.process.poll() is not None or "true CTR" in "".join(demo.stdout),
+            240,
+            "the demo to show a committed window",
+            interval=0.2,
+        )
+        demo.process.send_signal(signal.SIGINT)
+        code = demo.finish(180)
+    finally:
+        stop(demo)
+    stdout, stderr = "".join(demo.stdout), "".join(demo.stderr)
+    assert code == 0, stdout + stderr
+    sent = re.search(r"producer sent (\d+) impressions and (\d+) clicks", stdout)
+    committed = re.search(r"(\d+) committed windows in", stdout)
+    assert sent and committed and int(committed.group(1)) >= 1, stdout
     csv_rows = run_ctr("results", str(tmp_path / "demo" / "results"), "--format", "json", timeout=60).stdout
     rows = json.loads(csv_rows)
     assert {row["campaign_id"] for row in rows} <= {"campaign-1", "campaign-2", "campaign-3"}
     assert all(0 <= row["clicks"] <= row["impressions"] for row in rows)
     assert sum(row["impressions"] for row in rows) <= int(sent.group(1))
     assert sum(row["clicks"] for row in rows) <= int(sent.group(2))
-    assert "true CTR" in result.stdout
-    assert "committed 6-8s after it ends" in result.stdout, result.stdout
-    assert "open windows (live: counts so far, every 1s" in result.stdout, result.stdout
-    assert re.search(r"campaign-\d +\d{4}-\d\d-\d\d [\d:]+ - [\d:]+ .* live", result.stdout), result.stdout
-    assert "\x1b[J" in result.stdout
-    assert re.search(r"Flink Web UI at http://127\.0\.0\.1:\d+\. ", result.stdout), result.stdout
-    assert re.search(
-        r"peak resident memory \(JVM and Python\) was [\d,]+ MiB with --jvm-heap 1g", result.stdout
-    )
+    assert "true CTR" in stdout
+    assert "committed 6-8s after it ends" in stdout, stdout
+    assert "open windows (live: counts so far, every 1s" in stdout, stdout
+    assert re.search(r"campaign-\d +\d{4}-\d\d-\d\d [\d:]+ - [\d:]+ .* live", stdout), stdout
+    assert "\x1b[J" in stdout
+    assert re.search(r"Flink Web UI at http://127\.0\.0\.1:\d+\. ", stdout), stdout
+    assert re.search(r"peak resident memory \(JVM and Python\) was [\d,]+ MiB with --jvm-heap 1g", stdout)
 
 
 def test_results_read_rfc_4180_fields_and_skip_bad_lines_with_a_warning(ctr_cli, tmp_path):

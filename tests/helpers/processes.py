@@ -42,42 +42,6 @@ def run_ctr(*args: str, timeout: float = 120, env: dict | None = None) -> subpro
     )
 
 
-def run_ctr_in_terminal(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run ``ctr ARGS`` to completion with its stdout on a pseudo-terminal (as a user's terminal);
-    return the result, its stdout the terminal's bytes as text (escape sequences kept)."""
-    import pty
-
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [*CTR, *args], stdout=terminal, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
-    )
-    os.close(terminal)
-    chunks: list[bytes] = []
-
-    def pump() -> None:
-        while True:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # EIO: the terminal's last writer is gone
-                return
-            if not chunk:
-                return
-            chunks.append(chunk)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
-        _, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-    finally:
-        reader.join(timeout=10)
-        os.close(controller)
-    output = b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
-    return subprocess.CompletedProcess(process.args, process.returncode, output, stderr)
-
-
 class CollectedOutput:
     """Reads a process's stdout and stderr lines in background threads, so that no read blocks a test:
     a test looks at the lines read so far (``stdout``, ``stderr``) and waits with a deadline."""
@@ -95,10 +59,38 @@ class CollectedOutput:
         for thread in self._threads:
             thread.start()
 
+    @classmethod
+    def in_terminal(cls, *args: str) -> "CollectedOutput":
+        """``ctr ARGS`` started with its stdout on a pseudo-terminal (as in a user's terminal), its
+        stderr captured: ``stdout`` collects what the terminal shows in chunks as they come (escape
+        sequences kept, the terminal's line ends as ``\\n``)."""
+        import pty
+
+        controller, terminal = pty.openpty()
+        process = subprocess.Popen(
+            [*CTR, *args], stdout=terminal, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+        )
+        os.close(terminal)
+        collected = cls(process)
+        reader = threading.Thread(target=cls._pump_terminal, args=(controller, collected.stdout), daemon=True)
+        collected._threads.append(reader)
+        reader.start()
+        return collected
+
     @staticmethod
     def _pump(stream, lines: list) -> None:
         for line in stream:
             lines.append(line)
+
+    @staticmethod
+    def _pump_terminal(controller: int, chunks: list) -> None:
+        try:
+            while chunk := os.read(controller, 65536):
+                chunks.append(chunk.decode(errors="replace").replace("\r\n", "\n"))
+        except OSError:  # EIO: the terminal's last writer is gone
+            pass
+        finally:
+            os.close(controller)
 
     def next_stderr(self, predicate: Callable[[str], bool]) -> str | None:
         """The first stderr line read since the last one matched that satisfies ``predicate``, or None
