@@ -21,7 +21,7 @@ import pytest
 from ctr.broker import KafkaBroker, free_port
 from ctr.events import Click, Impression, decode_click, decode_impression
 from ctr.reference import reference_ctr
-from ctr.results_contract import CtrRow
+from ctr.results_contract import CtrRow, LiveRow
 from ctr.settings.models import ProducerSettings
 from ctr.topics import TopicNames
 from ctr_job.checkpoints import latest_checkpoint
@@ -49,7 +49,7 @@ from helpers.kubernetes import (
 from helpers.processes import CollectedOutput, jvms, kill_jvms, run_ctr, start_ctr, stop, wait_for
 from helpers.producer import progress, progress_lines, summary_of
 from helpers.prometheus import samples, scrape
-from helpers.results import row_key
+from helpers.results import live_row_violations, row_key
 
 WINDOW_MS = 5_000
 JOIN_BOUND_MS = 5_000
@@ -586,12 +586,16 @@ def test_taskmanager_jobmanager_then_every_jvm_killed_while_windows_fire_restore
         figures, _, _ = finish_and_compare(broker, topics, tmp_path, job)
         rows = read_results(results)
         published = read_topic(broker, topics.results, len(rows))
+        live = [
+            LiveRow(**json.loads(message.value())) for message in read_topic(broker, topics.live, len(rows))
+        ]
     finally:
         stop(producer)
         stop(job)
     report_figures(
         "faults",
         "TaskManager, JobManager, then every JVM SIGKILL while windows fire (2 TaskManagers, parallelism 2)",
+        live_topic_records=len(live),
         offsets_s="/".join(f"{offset:g}" for offset in offsets.values()),
         committed_rows_at_kills="/".join(map(str, committed_at_kill)),
         **{f"{name}_kill_to_next_checkpoint": f"{value:.1f}s" for name, value in recovered.items()},
@@ -602,3 +606,5 @@ def test_taskmanager_jobmanager_then_every_jvm_killed_while_windows_fire_restore
     keys = [message.key() for message in published]
     assert len(keys) == len(set(keys)), "a row is on the results topic twice (an aborted transaction read)"
     assert sorted(CtrRow(**json.loads(message.value())) for message in published) == sorted(rows)
+    # Across the three restores, each window's live rows never went down and ended with its final row.
+    assert live_row_violations(live, rows) == []
