@@ -2,20 +2,14 @@
 back by ``ctr results --topic`` (once, and following as windows close)."""
 
 import json
-import signal
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from ctr.reference import reference_ctr
 from ctr.results_contract import CtrRow
 from ctr_results.formats import format_batch
 
-from helpers.commands import job_args, results_topic_args
-from helpers.events import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels
-from helpers.job_runs import stop_job
 from helpers.kafka import read_topic
-from helpers.processes import CollectedOutput, start_ctr, wait_for
 from helpers.results import comparable, results_from_topic, rows_of_json
 
 
@@ -43,34 +37,12 @@ def test_records_are_keyed_by_campaign_and_window(published_run):
 
 
 @pytest.mark.slow
-@pytest.mark.jvm
-def test_follow_prints_rows_as_windows_close(broker, topics, tmp_path):
-    """``ctr results --topic --follow`` started before the job prints every row once its window closes."""
-    events = hard_cases(seed=4, count=200)
-    expected = reference_ctr(events.plain_impressions(), events.plain_clicks(), WINDOW_MS, JOIN_BOUND_MS)
-    follower = CollectedOutput(
-        start_ctr(*results_topic_args(broker.bootstrap_servers, topics.results, "--follow"))
-    )
-    extra = ("--publish-results", "true", "--results-topic", topics.results)
-    job = CollectedOutput(start_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path, *extra)))
-    try:
-        produce(broker, topics, events)
-        produce_sentinels(broker, topics, events)
-
-        def printed() -> list[CtrRow]:
-            return [CtrRow(**json.loads(line)) for line in follower.stdout if line.strip()]
-
-        def complete() -> bool:
-            assert job.process.poll() is None, "".join(job.stderr)[-3000:]
-            assert follower.process.poll() is None, "".join(follower.stderr)[-3000:]
-            return len(printed()) >= len(expected)
-
-        wait_for(complete, 240, "every row printed by --follow", interval=0.5)
-    finally:
-        stop_job(job)
-        follower.process.send_signal(signal.SIGTERM)
-    assert follower.finish(30) == 0, "".join(follower.stderr)
-    assert comparable(printed()) == comparable(expected)
+def test_follow_prints_rows_as_windows_close(published_run):
+    """``ctr results --topic --follow`` started before the job prints every row once its window closes,
+    and exits 0 on SIGTERM."""
+    code, stderr = published_run["follower_exit"]
+    assert code == 0, stderr
+    assert comparable(published_run["followed"]) == comparable(published_run["expected"])
 
 
 def test_reading_a_missing_topic_fails_clearly(broker):

@@ -1,7 +1,7 @@
 """Runs of ``ctr job``: waited for until every window is committed, stopped; and the one run with its
-metrics on and its rows published to the results topic that tests/test_metrics.py and
-tests/test_results_topic.py share (conftest.py's ``published_run``: a Flink run costs a minute of
-both cores)."""
+metrics on and its rows published to the results topic, followed by ``ctr results --topic --follow``
+from before the job starts, that tests/test_metrics.py and tests/test_results_topic.py share
+(conftest.py's ``published_run``: a Flink run costs a minute of both cores)."""
 
 import json
 import subprocess
@@ -11,7 +11,7 @@ from ctr.broker import KafkaBroker, free_port
 from ctr.reference import CtrRow, reference_ctr
 from ctr_results.files import read_results
 
-from helpers.commands import job_args
+from helpers.commands import job_args, results_topic_args
 from helpers.events import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels
 from helpers.kafka import fresh_topics, messages_on
 from helpers.processes import CollectedOutput, start_ctr, stop, wait_for
@@ -35,6 +35,11 @@ def wait_for_results(
     return read_results(output)
 
 
+def followed_rows(follower: CollectedOutput) -> list[CtrRow]:
+    """The rows ``ctr results --topic --format json --follow`` has printed so far."""
+    return [CtrRow(**json.loads(line)) for line in follower.stdout if line.strip()]
+
+
 def stop_job(job: CollectedOutput) -> None:
     """SIGTERM the job; it must exit 0 (it cancels the Flink job and stops its cluster)."""
     assert stop(job) == 0, "".join(job.stderr)[-3000:]
@@ -42,8 +47,9 @@ def stop_job(job: CollectedOutput) -> None:
 
 def published_run(broker: KafkaBroker, work: Path) -> dict:
     """The hard cases and the malformed messages through ``ctr job --metrics-port P --publish-results
-    true``: its CSV rows, the rows ``ctr results --topic`` reads, a scrape once every window is
-    committed, and the reference."""
+    true``: its CSV rows, the rows ``ctr results --topic`` reads, the rows ``ctr results --topic
+    --follow`` (started before the job) printed and its exit code on SIGTERM, a scrape once every
+    window is committed, and the reference."""
     topics = fresh_topics(broker)
     events = hard_cases(seed=3)
     produce(broker, topics, events, malformed=True)
@@ -51,7 +57,14 @@ def published_run(broker: KafkaBroker, work: Path) -> dict:
     expected = reference_ctr(events.plain_impressions(), events.plain_clicks(), WINDOW_MS, JOIN_BOUND_MS)
     port = free_port()
     extra = ("--metrics-port", str(port), "--publish-results", "true", "--results-topic", topics.results)
-    job = CollectedOutput(start_ctr(*job_args(broker.bootstrap_servers, topics, work, *extra)))
+    follower = CollectedOutput(
+        start_ctr(*results_topic_args(broker.bootstrap_servers, topics.results, "--follow"))
+    )
+    try:
+        job = CollectedOutput(start_ctr(*job_args(broker.bootstrap_servers, topics, work, *extra)))
+    except BaseException:
+        stop(follower)
+        raise
     try:
         rows = wait_for_results(work / "results", expected, job)
         # The JobManager's reporter is on the port given, the TaskManager's on the next one.
@@ -64,12 +77,23 @@ def published_run(broker: KafkaBroker, work: Path) -> dict:
 
         wait_for(all_on_the_topic, 60, "every row on the results topic", interval=1.0)
         from_topic = read[0]
+
+        def all_followed() -> bool:
+            assert follower.process.poll() is None, "".join(follower.stderr)[-3000:]
+            return len(followed_rows(follower)) >= len(expected)
+
+        wait_for(all_followed, 60, "every row printed by --follow", interval=0.5)
     finally:
-        stop_job(job)
+        try:
+            stop_job(job)
+        finally:
+            follower_code = stop(follower, 30)
     return {
         "rows": rows,
         "expected": expected,
         "from_topic": from_topic,
+        "followed": followed_rows(follower),
+        "follower_exit": (follower_code, "".join(follower.stderr)),
         "metrics": metrics,
         "sent": {topic: messages_on(broker, topic) for topic in (topics.impressions, topics.clicks)},
         "topics": topics,
