@@ -3,21 +3,15 @@ the live topic (live rows that end with the final ones), read back by ``ctr resu
 and following them)."""
 
 import json
-import signal
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from ctr.reference import reference_ctr
 from ctr.results_contract import CtrRow, LiveRow
 from ctr.topics import TopicNames
 from ctr_results.formats import format_batch
 
-from helpers.commands import job_args, results_topic_args
-from helpers.events import JOIN_BOUND_MS, WINDOW_MS, hard_cases, produce, produce_sentinels
-from helpers.job_runs import stop_job
 from helpers.kafka import read_topic
-from helpers.processes import CollectedOutput, start_ctr, wait_for
 from helpers.results import comparable, live_row_violations, results_from_topic, rows_of_json
 
 
@@ -57,46 +51,17 @@ def test_live_topic_rows_are_keyed_by_window_never_decrease_and_end_with_the_fin
 
 
 @pytest.mark.slow
-@pytest.mark.jvm
-def test_follow_prints_live_rows_then_final_rows_and_final_only_final_ones(broker, topics, tmp_path):
+def test_follow_prints_live_rows_then_final_rows_and_final_only_final_ones(published_run):
     """``ctr results --topic --follow`` and ``--topic --follow --final``, started before the job: the
     first prints live rows as windows fill, ending each window with its final row; the second prints
-    only the final rows, each once its window closes."""
-    events = hard_cases(seed=4, count=200)
-    expected = reference_ctr(events.plain_impressions(), events.plain_clicks(), WINDOW_MS, JOIN_BOUND_MS)
-    followers = {
-        extra: CollectedOutput(start_ctr(*results_topic_args(broker.bootstrap_servers, topics, *extra)))
-        for extra in (("--follow",), ("--follow", "--final"))
-    }
-    extra = ("--publish-results", "true", "--results-topic", topics.results)
-    job = CollectedOutput(start_ctr(*job_args(broker.bootstrap_servers, topics, tmp_path, *extra)))
-    try:
-        produce(broker, topics, events)
-        produce_sentinels(broker, topics, events)
-
-        def printed(follower: CollectedOutput) -> list[dict]:
-            return [json.loads(line) for line in follower.stdout if line.strip()]
-
-        def complete() -> bool:
-            assert job.process.poll() is None, "".join(job.stderr)[-3000:]
-            for follower in followers.values():
-                assert follower.process.poll() is None, "".join(follower.stderr)[-3000:]
-            finals = [row for row in printed(followers[("--follow",)]) if row["final"]]
-            return len(finals) >= len(expected) and len(printed(followers[("--follow", "--final")])) >= len(
-                expected
-            )
-
-        wait_for(complete, 240, "every final row printed by both followers", interval=0.5)
-    finally:
-        stop_job(job)
-        for follower in followers.values():
-            follower.process.send_signal(signal.SIGTERM)
-    for follower in followers.values():
-        assert follower.finish(30) == 0, "".join(follower.stderr)
-    final_only = [CtrRow(**row) for row in printed(followers[("--follow", "--final")])]
-    assert comparable(final_only) == comparable(expected)
-    live = [LiveRow(**row) for row in printed(followers[("--follow",)])]
-    assert live_row_violations(live, expected) == []
+    only the final rows, each once its window closes; both exit 0 on SIGTERM."""
+    for code, stderr in published_run["follower_exits"].values():
+        assert code == 0, stderr
+    followed = published_run["followed"]
+    final_only = [CtrRow(**row) for row in followed["final"]]
+    assert comparable(final_only) == comparable(published_run["expected"])
+    live = [LiveRow(**row) for row in followed["live"]]
+    assert live_row_violations(live, published_run["expected"]) == []
     assert any(not row.final for row in live), "no live row before the final ones"
 
 
