@@ -14,6 +14,8 @@ from ctr.events import CLICK_FIELDS, IMPRESSION_FIELDS, MAX_STRING_LENGTH, SQL_T
 from ctr.results_contract import (
     BUCKET_PARTITION,
     DAY_PARTITION,
+    CtrRow,
+    LiveRow,
     sql_campaign_bucket,
     sql_time_format,
     sql_window_day,
@@ -106,6 +108,17 @@ CREATE TEMPORARY TABLE dead_letters (
 )"""
 
 
+#: Flink SQL's type of each Python type of the results contract's rows.
+ROW_SQL_TYPES: dict[type, str] = {str: "STRING", int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN"}
+
+
+def row_columns(row_type: type[CtrRow] | type[LiveRow]) -> str:
+    """The columns of a row type of the results contract, in its order, for a table's DDL."""
+    return ",\n    ".join(
+        f"`{name}` {ROW_SQL_TYPES[kind]}" for name, kind in row_type.__annotations__.items()
+    )
+
+
 def results_table(sql: JobSql) -> str:
     """The CSV sink, one row per campaign and window, partitioned by the window's day and a bucket of
     the campaign; files become visible when a checkpoint commits them. The files are RFC 4180 (Flink's
@@ -114,12 +127,7 @@ def results_table(sql: JobSql) -> str:
     characters), its double quotes doubled."""
     return f"""
 CREATE TEMPORARY TABLE ctr_results (
-    campaign_id STRING,
-    window_start STRING,
-    window_end STRING,
-    impressions BIGINT,
-    clicks BIGINT,
-    ctr DOUBLE,
+    {row_columns(CtrRow)},
     {DAY_PARTITION} STRING,
     {BUCKET_PARTITION} STRING
 ) PARTITIONED BY ({DAY_PARTITION}, {BUCKET_PARTITION}) WITH (
@@ -163,13 +171,7 @@ def live_table(sql: JobSql) -> str:
     a live row is a view, its window's final row is exact)."""
     return f"""
 CREATE TEMPORARY TABLE ctr_live_topic (
-    campaign_id STRING,
-    window_start STRING,
-    window_end STRING,
-    impressions BIGINT,
-    clicks BIGINT,
-    ctr DOUBLE,
-    `final` BOOLEAN
+    {row_columns(LiveRow)}
 ) WITH (
     'connector' = 'kafka',
     'topic' = {quote(sql.live_topic)},
