@@ -2,6 +2,7 @@ package ctr.flink;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -13,6 +14,7 @@ import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.api.java.tuple.Tuple4;
 import org.apache.flink.api.java.tuple.Tuple5;
 import org.apache.flink.api.java.typeutils.ResultTypeQueryable;
@@ -26,6 +28,7 @@ import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.runtime.tasks.ProcessingTimeService;
 import org.apache.flink.table.api.Table;
 import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
 import org.apache.flink.table.data.RowData;
@@ -59,6 +62,12 @@ import org.apache.flink.util.OutputTag;
  * order): impressions {@code (impr_id, campaign_id, ts, reason, payload, kafka_partition,
  * kafka_offset)}, clicks {@code (impr_id, ts, reason, payload, kafka_partition, kafka_offset)}; a
  * row with a {@code reason} is malformed and goes to the dead-letter topic instead.
+ *
+ * <p>Given a count window, the operator also counts what its rows will say while they are still
+ * held: per campaign and tumbling window of the impression's time, +1 impression when it accepts an
+ * impression and +1 click when that impression is or becomes clicked, by the same rule as the
+ * clicked flag (so the counts of a window add up to its flag rows). It sends them pre-aggregated to
+ * the side output {@link #COUNTS} ({@link #counts}), for the live rows of {@link LiveCtr}.
  */
 public final class ClickFlags {
 
@@ -100,6 +109,20 @@ public final class ClickFlags {
                     Types.LONG,
                     Types.BOOLEAN);
 
+    /** The type of the counts {@link #flags} sends: {@code (campaign_id, window_start, impressions, clicks)}. */
+    public static final TypeInformation<Tuple4<String, Long, Long, Long>> COUNT_TYPE =
+            Types.TUPLE(Types.STRING, Types.LONG, Types.LONG, Types.LONG);
+
+    /**
+     * The counts of the impressions and clicks accepted since the last ones sent, per campaign and
+     * window start: a side output of {@link #flags} given a count window, each record at its window's start.
+     */
+    public static final OutputTag<Tuple4<String, Long, Long, Long>> COUNTS =
+            new OutputTag<>("click-counts", COUNT_TYPE);
+
+    /** How often, in processing time at most, the operator sends the counts it has gathered. */
+    public static final long FLUSH_MS = 100;
+
     private ClickFlags() {}
 
     /**
@@ -111,6 +134,16 @@ public final class ClickFlags {
      */
     public static SingleOutputStreamOperator<Row> flags(
             DataStream<RowData> impressions, DataStream<RowData> clicks, long joinBoundMs) {
+        return flags(impressions, clicks, joinBoundMs, 0);
+    }
+
+    /**
+     * {@link #flags(DataStream, DataStream, long)}, counting as well: with {@code countWindowMs > 0},
+     * the operator sends the counts of its tumbling windows of that size to the side output
+     * {@link #COUNTS} ({@link #counts}); with 0 it counts nothing.
+     */
+    public static SingleOutputStreamOperator<Row> flags(
+            DataStream<RowData> impressions, DataStream<RowData> clicks, long joinBoundMs, long countWindowMs) {
         DataStream<Tuple5<String, String, Long, Integer, Long>> shown =
                 impressions
                         .flatMap(new ValidImpressions())
@@ -120,8 +153,16 @@ public final class ClickFlags {
                 clicks.flatMap(new ValidClicks()).name("valid clicks").uid("ctr-valid-clicks");
         return shown.connect(clicked)
                 .keyBy(impression -> impression.f0, click -> click.f0, Types.STRING)
-                .transform("click flags", FLAG_TYPE, new FlagsOperator(joinBoundMs))
+                .transform("click flags", FLAG_TYPE, new FlagsOperator(joinBoundMs, countWindowMs))
                 .uid("ctr-click-flags");
+    }
+
+    /**
+     * The counts of {@link #flags}' operator, given a count window: {@code (campaign_id,
+     * window_start, impressions, clicks)}.
+     */
+    public static DataStream<Tuple4<String, Long, Long, Long>> counts(SingleOutputStreamOperator<Row> flags) {
+        return flags.getSideOutput(COUNTS);
     }
 
     /** The dead letters of the late impressions of {@link #flags}' operator. */
@@ -231,11 +272,16 @@ public final class ClickFlags {
      * measured), it keeps one in-memory queue of the ids by due time, ordered by a tree of due
      * milliseconds, and works it off as the watermark advances. The queue is an index of the keyed
      * state, not state of its own: after a restore it is rebuilt from the keyed state.
+     *
+     * <p>Its counts are gathered in an in-memory map and sent every {@link #FLUSH_MS} of processing
+     * time, before each watermark (so that none is behind the watermark it forwards), before each
+     * checkpoint barrier and at the end of input: the map is empty at every checkpoint, not state.
      */
     static final class FlagsOperator extends AbstractStreamOperator<Row>
             implements TwoInputStreamOperator<
                     Tuple5<String, String, Long, Integer, Long>, Tuple4<String, Long, Integer, Long>, Row> {
         private final long joinBound;
+        private final long countWindow;
         private transient ValueState<Pending> state;
         private transient TreeMap<Long, ArrayList<String>> due;
         private transient long watermark;
@@ -245,8 +291,16 @@ public final class ClickFlags {
         /** The operator's metric {@code lateClicks}: clicks that came late, not counted. */
         transient Counter lateClicks;
 
-        FlagsOperator(long joinBound) {
+        /** The counts not sent yet: {impressions, clicks} per (campaign, window start). */
+        private transient HashMap<Tuple2<String, Long>, long[]> unsent;
+
+        /** Whether a processing-time callback is due to send {@link #unsent}. */
+        private transient boolean flushDue;
+
+        /** Counts nothing when {@code countWindow} is 0. */
+        FlagsOperator(long joinBound, long countWindow) {
             this.joinBound = joinBound;
+            this.countWindow = countWindow;
         }
 
         @Override
@@ -254,6 +308,51 @@ public final class ClickFlags {
             super.open();
             lateImpressions = getMetricGroup().counter("lateImpressions");
             lateClicks = getMetricGroup().counter("lateClicks");
+            unsent = new HashMap<>();
+        }
+
+        /** Adds to the counts of the window of the impression at {@code time}, and has them sent soon. */
+        private void count(String campaign, long time, long impressions, long clicks) {
+            if (countWindow == 0) {
+                return;
+            }
+            long start = time - Math.floorMod(time, countWindow);
+            long[] counts = unsent.computeIfAbsent(Tuple2.of(campaign, start), ignored -> new long[2]);
+            counts[0] += impressions;
+            counts[1] += clicks;
+            if (!flushDue) {
+                flushDue = true;
+                ProcessingTimeService clock = getProcessingTimeService();
+                clock.registerTimer(clock.getCurrentProcessingTime() + FLUSH_MS, ignored -> onFlushDue());
+            }
+        }
+
+        private void onFlushDue() {
+            flushDue = false;
+            flush();
+        }
+
+        /** Sends the counts gathered so far to {@link #COUNTS}. */
+        private void flush() {
+            for (Map.Entry<Tuple2<String, Long>, long[]> entry : unsent.entrySet()) {
+                long start = entry.getKey().f1;
+                long[] counts = entry.getValue();
+                output.collect(
+                        COUNTS, new StreamRecord<>(Tuple4.of(entry.getKey().f0, start, counts[0], counts[1]), start));
+            }
+            unsent.clear();
+        }
+
+        @Override
+        public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
+            super.prepareSnapshotPreBarrier(checkpointId);
+            flush();
+        }
+
+        @Override
+        public void finish() throws Exception {
+            flush();
+            super.finish();
         }
 
         /** Count a late event and send its dead letter to the side output {@code tag}. */
@@ -324,6 +423,7 @@ public final class ClickFlags {
             pending.earlyClicks = null;
             state.update(pending);
             schedule(until, impression.f0);
+            count(pending.campaign, time, 1, pending.clicked ? 1 : 0);
         }
 
         @Override
@@ -336,6 +436,7 @@ public final class ClickFlags {
                 if (!pending.clicked && time >= pending.time && time <= pending.time + joinBound) {
                     pending.clicked = true;
                     state.update(pending);
+                    count(pending.campaign, pending.time, 0, 1);
                 }
                 return;
             }
@@ -365,6 +466,7 @@ public final class ClickFlags {
                     fire(next.getKey());
                 }
             }
+            flush();
             super.processWatermark(
                     new Watermark(watermark == Long.MAX_VALUE ? watermark : watermark - joinBound));
         }

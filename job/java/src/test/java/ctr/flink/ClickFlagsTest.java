@@ -2,20 +2,30 @@ package ctr.flink;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.Collectors;
 
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.api.java.tuple.Tuple4;
 import org.apache.flink.api.java.tuple.Tuple5;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.event.WatermarkEvent;
 import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
+import org.apache.flink.streaming.api.operators.Output;
 import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.LatencyMarker;
+import org.apache.flink.streaming.runtime.streamrecord.RecordAttributes;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.runtime.watermarkstatus.WatermarkStatus;
 import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
 import org.apache.flink.types.Row;
@@ -27,6 +37,7 @@ import org.junit.jupiter.api.Test;
 class ClickFlagsTest {
 
     private static final long BOUND = 15_000;
+    private static final long WINDOW = 30_000;
     private static final int MAX_PARALLELISM = 128;
     private static final int PARTITION = 3;
 
@@ -40,8 +51,8 @@ class ClickFlagsTest {
         /** The Kafka offset the next event is given (all come from partition {@link #PARTITION}). */
         private long offset;
 
-        Flags(int parallelism, int subtask) throws Exception {
-            this(new ClickFlags.FlagsOperator(BOUND), parallelism, subtask);
+        Flags(long countWindow, int parallelism, int subtask) throws Exception {
+            this(new ClickFlags.FlagsOperator(BOUND, countWindow), parallelism, subtask);
         }
 
         private Flags(ClickFlags.FlagsOperator operator, int parallelism, int subtask) throws Exception {
@@ -80,19 +91,66 @@ class ClickFlagsTest {
             processWatermark1(new Watermark(at));
             processWatermark2(new Watermark(at));
         }
+
+        /** The records sent to the side output {@link ClickFlags#COUNTS}. */
+        List<StreamRecord<Tuple4<String, Long, Long, Long>>> countRecords() {
+            ConcurrentLinkedQueue<StreamRecord<Tuple4<String, Long, Long, Long>>> counts =
+                    getSideOutput(ClickFlags.COUNTS);
+            return counts == null ? List.of() : new ArrayList<>(counts);
+        }
+
+        /** The counts sent so far, added up per (campaign, window start): (impressions, clicks). */
+        Map<Tuple2<String, Long>, Tuple2<Long, Long>> countTotals() {
+            Map<Tuple2<String, Long>, Tuple2<Long, Long>> totals = new TreeMap<>(WINDOW_ORDER);
+            for (StreamRecord<Tuple4<String, Long, Long, Long>> record : countRecords()) {
+                Tuple4<String, Long, Long, Long> count = record.getValue();
+                totals.merge(
+                        Tuple2.of(count.f0, count.f1),
+                        Tuple2.of(count.f2, count.f3),
+                        (a, b) -> Tuple2.of(a.f0 + b.f0, a.f1 + b.f1));
+            }
+            return totals;
+        }
+
+        /** The flag rows emitted so far, counted per (campaign, window start): (impressions, clicked). */
+        Map<Tuple2<String, Long>, Tuple2<Long, Long>> flagTotals() {
+            Map<Tuple2<String, Long>, Tuple2<Long, Long>> totals = new TreeMap<>(WINDOW_ORDER);
+            for (Row row : extractOutputValues()) {
+                long at = (Long) row.getField(1);
+                totals.merge(
+                        Tuple2.of((String) row.getField(0), at - Math.floorMod(at, WINDOW)),
+                        Tuple2.of(1L, (Boolean) row.getField(2) ? 1L : 0L),
+                        (a, b) -> Tuple2.of(a.f0 + b.f0, a.f1 + b.f1));
+            }
+            return totals;
+        }
     }
+
+    private static final Comparator<Tuple2<String, Long>> WINDOW_ORDER =
+            Comparator.<Tuple2<String, Long>, String>comparing(window -> window.f0).thenComparing(window -> window.f1);
 
     /** Every harness a test makes, closed after it. */
     private final List<Flags> harnesses = new ArrayList<>();
 
-    private Flags flags(int parallelism, int subtask) throws Exception {
-        Flags harness = new Flags(parallelism, subtask);
+    private Flags flags(long countWindow, int parallelism, int subtask) throws Exception {
+        Flags harness = new Flags(countWindow, parallelism, subtask);
         harnesses.add(harness);
         return harness;
     }
 
+    private Flags flags(int parallelism, int subtask) throws Exception {
+        return flags(0, parallelism, subtask);
+    }
+
     private Flags opened() throws Exception {
         Flags harness = flags(1, 0);
+        harness.open();
+        return harness;
+    }
+
+    /** An opened harness whose operator counts in windows of {@link #WINDOW}. */
+    private Flags counting() throws Exception {
+        Flags harness = flags(WINDOW, 1, 0);
         harness.open();
         return harness;
     }
@@ -337,5 +395,199 @@ class ClickFlagsTest {
         }
 
         assertEquals(uninterrupted(), sorted(restored));
+    }
+
+    private static Map<Tuple2<String, Long>, Tuple2<Long, Long>> total(
+            String campaign, long windowStart, long impressions, long clicks) {
+        return Map.of(Tuple2.of(campaign, windowStart), Tuple2.of(impressions, clicks));
+    }
+
+    /** The counts of {@code harness} once it has sent them all. */
+    private static Map<Tuple2<String, Long>, Tuple2<Long, Long>> sentTotals(Flags harness) throws Exception {
+        harness.setProcessingTime(harness.getProcessingTime() + ClickFlags.FLUSH_MS);
+        return harness.countTotals();
+    }
+
+    @Test
+    void acceptedImpressionIsCountedInItsWindow() throws Exception {
+        Flags harness = counting();
+        harness.impression("i", "c", 2 * WINDOW + 1);
+        assertEquals(total("c", 2 * WINDOW, 1, 0), sentTotals(harness));
+    }
+
+    @Test
+    void matchingClickIsCountedInItsImpressionsWindow() throws Exception {
+        Flags harness = counting();
+        harness.impression("i", "c", WINDOW - 1_000);
+        harness.click("i", WINDOW + 1_000);
+        assertEquals(total("c", 0, 1, 1), sentTotals(harness));
+    }
+
+    @Test
+    void clickBeforeItsImpressionIsCountedWithIt() throws Exception {
+        Flags harness = counting();
+        harness.click("i", 2_000);
+        assertEquals(Map.of(), sentTotals(harness));
+        harness.impression("i", "c", 1_000);
+        assertEquals(total("c", 0, 1, 1), sentTotals(harness));
+    }
+
+    @Test
+    void lateImpressionIsNotCounted() throws Exception {
+        Flags harness = counting();
+        harness.watermark(1_000 + BOUND);
+        harness.impression("i", "c", 1_000);
+        assertEquals(Map.of(), sentTotals(harness));
+    }
+
+    @Test
+    void duplicateImpressionIsNotCounted() throws Exception {
+        Flags harness = counting();
+        harness.impression("i", "c", 1_000);
+        harness.impression("i", "c", 1_000);
+        assertEquals(total("c", 0, 1, 0), sentTotals(harness));
+    }
+
+    @Test
+    void secondClickIsNotCounted() throws Exception {
+        Flags harness = counting();
+        harness.impression("i", "c", 1_000);
+        harness.click("i", 2_000);
+        harness.click("i", 3_000);
+        assertEquals(total("c", 0, 1, 1), sentTotals(harness));
+    }
+
+    @Test
+    void clickPastTheBoundIsNotCounted() throws Exception {
+        Flags harness = counting();
+        harness.impression("i", "c", 1_000);
+        harness.click("i", 1_000 + BOUND + 1);
+        assertEquals(total("c", 0, 1, 0), sentTotals(harness));
+    }
+
+    @Test
+    void lateClickIsNotCounted() throws Exception {
+        Flags harness = counting();
+        harness.impression("i", "c", 1_000);
+        harness.watermark(1_000 + BOUND);
+        harness.click("i", 2_000);
+        assertEquals(total("c", 0, 1, 0), sentTotals(harness));
+    }
+
+    @Test
+    void withoutACountWindowNothingIsCounted() throws Exception {
+        Flags harness = opened();
+        harness.impression("i", "c", 1_000);
+        harness.click("i", 2_000);
+        harness.watermark(Long.MAX_VALUE);
+        assertEquals(Map.of(), sentTotals(harness));
+    }
+
+    @Test
+    void countsAreSentOncePerFlushIntervalPreAggregated() throws Exception {
+        Flags harness = counting();
+        harness.impression("i", "c", 1_000);
+        harness.impression("j", "c", 2_000);
+        harness.click("i", 3_000);
+        harness.setProcessingTime(ClickFlags.FLUSH_MS - 1);
+        assertEquals(List.of(), harness.countRecords());
+        harness.setProcessingTime(ClickFlags.FLUSH_MS);
+        assertEquals(List.of(new StreamRecord<>(Tuple4.of("c", 0L, 2L, 1L), 0)), harness.countRecords());
+    }
+
+    /** Events of several campaigns and windows, duplicates, late ones and clicks past the bound among them. */
+    private static void mixed(Flags harness) throws Exception {
+        Random random = new Random(22);
+        long latest = 0;
+        for (int n = 0; n < 2_000; n++) {
+            String id = "i" + random.nextInt(600);
+            long at = n * 60 + random.nextInt(40_000);
+            latest = Math.max(latest, at);
+            if (random.nextInt(3) == 0) {
+                harness.click(id, at);
+            } else {
+                harness.impression(id, "c" + random.nextInt(3), at);
+            }
+            if (n % 50 == 0) {
+                harness.watermark(latest - 10_000);
+            }
+            if (n % 70 == 0) {
+                harness.setProcessingTime(harness.getProcessingTime() + ClickFlags.FLUSH_MS);
+            }
+        }
+        harness.watermark(Long.MAX_VALUE);
+    }
+
+    @Test
+    void countsAddUpToTheFlagRowsPerWindow() throws Exception {
+        Flags harness = counting();
+        mixed(harness);
+        assertEquals(harness.flagTotals(), harness.countTotals());
+        assertTrue(harness.flagTotals().size() > 3, "several windows");
+        assertTrue(harness.operator.lateImpressions.getCount() > 0, "some impressions late");
+    }
+
+    /** Records, side outputs and watermarks in the order the operator sends them. */
+    private static final class InOrder implements Output<StreamRecord<Row>> {
+        final List<Object> sent = new ArrayList<>();
+
+        @Override
+        public void collect(StreamRecord<Row> record) {
+            sent.add(record.copy(record.getValue()));
+        }
+
+        @Override
+        public <X> void collect(OutputTag<X> tag, StreamRecord<X> record) {
+            sent.add(record.copy(record.getValue()));
+        }
+
+        @Override
+        public void emitWatermark(Watermark mark) {
+            sent.add(mark);
+        }
+
+        @Override
+        public void emitWatermarkStatus(WatermarkStatus status) {}
+
+        @Override
+        public void emitLatencyMarker(LatencyMarker marker) {}
+
+        @Override
+        public void emitRecordAttributes(RecordAttributes attributes) {}
+
+        @Override
+        public void emitWatermark(WatermarkEvent event) {}
+
+        @Override
+        public void close() {}
+    }
+
+    @Test
+    void countsAreSentBeforeTheWatermark() throws Exception {
+        Flags harness = flags(WINDOW, 1, 0);
+        InOrder output = new InOrder();
+        harness.setOutputCreator(serializer -> output);
+        harness.open();
+        harness.impression("i", "c", 1_000);
+        harness.watermark(2_000);
+        assertEquals(
+                List.of(new StreamRecord<>(Tuple4.of("c", 0L, 1L, 0L), 0), new Watermark(2_000 - BOUND)),
+                output.sent);
+    }
+
+    @Test
+    void countsAreSentBeforeTheCheckpointBarrier() throws Exception {
+        Flags harness = counting();
+        harness.impression("i", "c", 1_000);
+        harness.prepareSnapshotPreBarrier(1);
+        assertEquals(total("c", 0, 1, 0), harness.countTotals());
+    }
+
+    @Test
+    void countsAreSentAtTheEndOfInput() throws Exception {
+        Flags harness = counting();
+        harness.impression("i", "c", 1_000);
+        harness.getOperator().finish();
+        assertEquals(total("c", 0, 1, 0), harness.countTotals());
     }
 }
