@@ -7,9 +7,11 @@ For each rate: topics of its own whose records carry the broker's append time
 task of the job is RUNNING, so that it starts with no backlog — ``ctr produce`` at the rate. The
 first ``--warm-up`` seconds of traffic (the job's JIT warm-up and whatever it fell behind while it
 started), and then what is left of the window they end in, are not measured; the ``--seconds``
-after are (whole windows from their first impression). After the producer stops, the job runs on
-until the live topic has been quiet for a few seconds, so the last impressions' rows come too.
-Then the topics are read back.
+after are (whole windows from their first impression). The job's backlog (its sources'
+``pendingRecords`` on the REST API) is sampled meanwhile and reported: the figures are "after any
+backlog is read" when it stays small. After the producer stops, the job runs on until its consumer
+group has committed the end of both event topics (it read every event) and the live topic has been
+quiet for a few seconds, so the last impressions' rows come too. Then the topics are read back.
 
 Freshness of an impression: the append time of the first live row of its (campaign, window) whose
 ``impressions`` count is at least k, where the impression is that key's k-th in append order (all
@@ -34,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -55,10 +58,13 @@ from ctr_job.local.cluster import rest, running_job
 APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
 #: How long the job may take from its launch until every task is RUNNING.
 JOB_START_TIMEOUT = 300.0
-#: After the producer stops: the live topic quiet this long means the job has sent its last rows...
+#: After the producer stops and the job has committed offsets at the topics' ends (a checkpoint after
+#: it read every event), the live topic quiet this long means the job has sent its last rows...
 QUIET = 3.0
 #: ... and it may take this long to get there (a job behind its input reads the backlog first).
-CATCH_UP_TIMEOUT = 600.0
+CATCH_UP_TIMEOUT = 900.0
+#: How often the job's backlog is sampled while the producer runs.
+BACKLOG_INTERVAL = 2.0
 CLICK_PROBABILITY = ProducerSettings.model_fields["click_probability"].default
 #: A (campaign, window start in epoch ms).
 Key = tuple[str, int]
@@ -66,13 +72,14 @@ Key = tuple[str, int]
 
 @dataclass(frozen=True)
 class Setup:
-    """What every rate's run shares: the job's windows and live rows, the traffic's campaigns and
-    click delay, how long to warm up and to measure."""
+    """What every rate's run shares: the job's windows, live rows and checkpoints, the traffic's
+    campaigns and click delay, how long to warm up and to measure."""
 
     window: str
     join_bound: str
     out_of_orderness: str
     update_interval: str
+    checkpoint_interval: str
     max_click_delay: str
     campaigns: int
     warm_up: float
@@ -96,9 +103,13 @@ class RateRun:
     freshness_ms: array = field(default_factory=lambda: array("q"))
     first_third_ms: array = field(default_factory=lambda: array("q"))
     last_third_ms: array = field(default_factory=lambda: array("q"))
+    first_ms: int = 0  # the measured span's start (epoch ms)
     uncounted: int = 0  # measured impressions no live row counted
     final_delays_ms: list[int] = field(default_factory=list)
     live_rows: int = 0
+    failures: list[str] = field(default_factory=list)  # the job's, from its REST API
+    #: (epoch ms, records) samples of the job's backlog while the producer ran
+    backlog: list[tuple[int, int]] = field(default_factory=list)
     problem: str = ""
 
 
@@ -121,15 +132,22 @@ def say(text: str) -> None:
     print(f"[bench/live {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str, process: subprocess.Popen) -> None:
-    """Poll ``condition`` until it holds; fail when ``timeout`` passes or ``process`` exits first."""
+def wait_until(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    process: subprocess.Popen,
+    interval: float = 0.2,
+) -> None:
+    """Poll ``condition`` every ``interval`` seconds until it holds; fail when ``timeout`` passes or
+    ``process`` exits first."""
     deadline = time.monotonic() + timeout
     while not condition():
         if process.poll() is not None:
             raise RuntimeError(f"ctr job exited with code {process.returncode} before {what}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.2)
+        time.sleep(interval)
 
 
 def tasks_running(port: int) -> bool:
@@ -140,12 +158,32 @@ def tasks_running(port: int) -> bool:
     return bool(vertices) and all(vertex["status"] == "RUNNING" for vertex in vertices)
 
 
-def reader(broker: KafkaBroker) -> Consumer:
-    """A consumer of no group's offsets, for reading topics back and looking up offsets."""
+def backlog(port: int) -> int | None:
+    """The records the job's Kafka sources have yet to read (their ``pendingRecords``, summed over
+    subtasks and sources), from the REST API at ``port``; None until every source reports it (the
+    REST API has it some seconds after the source's first records)."""
+    job_id = running_job(port)
+    detail = rest(port, f"/jobs/{job_id}") if job_id else None
+    sources = [v["id"] for v in (detail or {}).get("vertices", []) if v["name"].startswith("Source:")]
+    total = 0
+    for vertex in sources:
+        path = f"/jobs/{job_id}/vertices/{vertex}"
+        listed = rest(port, f"{path}/metrics")
+        names = {m["id"].split(".", 1)[1] for m in listed or [] if m["id"].endswith(".pendingRecords")}
+        got = rest(port, f"{path}/subtasks/metrics?get={urllib.parse.quote(','.join(sorted(names)))}")
+        if not names or not got:
+            return None
+        total += round(sum(metric["sum"] for metric in got))
+    return total if sources else None
+
+
+def reader(broker: KafkaBroker, group: str = "") -> Consumer:
+    """A consumer that commits nothing, for reading topics back and looking up offsets (those
+    ``group`` committed, given one; it joins no group)."""
     return Consumer(
         {
             "bootstrap.servers": broker.bootstrap_servers,
-            "group.id": f"bench-live-{time.monotonic_ns()}",
+            "group.id": group or f"bench-live-{time.monotonic_ns()}",
             "enable.auto.commit": False,
         }
     )
@@ -243,26 +281,51 @@ def stop(process: subprocess.Popen, timeout: float = 120.0) -> None:
         process.wait()
 
 
-def wait_for_quiet(consumer: Consumer, topic: str, job: subprocess.Popen) -> None:
-    """Wait until no live row has come for QUIET seconds (at most CATCH_UP_TIMEOUT)."""
-    last, quiet_since = end_offsets(consumer, topic), time.monotonic()
+def read_all(consumer: Consumer, topics: tuple[str, ...]) -> bool:
+    """The offsets the consumer's group committed are at the end of every partition of ``topics``."""
+    for topic in topics:
+        ends = end_offsets(consumer, topic)
+        committed = consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
+        if any(tp.offset < ends[tp.partition] for tp in committed):
+            return False
+    return True
+
+
+def wait_for_last_rows(consumer: Consumer, names: TopicNames, job: subprocess.Popen) -> None:
+    """Wait (at most CATCH_UP_TIMEOUT) until the job's group (``consumer``'s) has committed the end
+    of both event topics, then until no live row has come for QUIET seconds."""
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT
+    topics = (names.impressions, names.clicks)
+    wait_until(lambda: read_all(consumer, topics), CATCH_UP_TIMEOUT, "the job to read every event", job)
+    last, quiet_since = end_offsets(consumer, names.live), time.monotonic()
 
     def quiet() -> bool:
         nonlocal last, quiet_since
-        now = end_offsets(consumer, topic)
+        now = end_offsets(consumer, names.live)
         if now != last:
             last, quiet_since = now, time.monotonic()
         return time.monotonic() - quiet_since >= QUIET
 
-    wait_until(quiet, CATCH_UP_TIMEOUT, "the live topic to be quiet", job)
+    wait_until(quiet, max(QUIET, deadline - time.monotonic()), "the live topic to be quiet", job)
 
 
-def drive(broker: KafkaBroker, names: TopicNames, events_per_second: int, setup: Setup, work: Path) -> int:
-    """Run the job, then the producer at ``events_per_second`` until ``setup.seconds`` after the
-    first window boundary ``setup.warm_up`` seconds into the traffic, then the job until the live
-    topic is quiet; return that boundary (epoch ms). Raises RuntimeError, with the job's last error
-    line, when a step fails."""
+def job_failures(port: int) -> list[str]:
+    """The exceptions the job on the REST API at ``port`` has failed with (restarts), by name."""
+    job_id = running_job(port)
+    history = (rest(port, f"/jobs/{job_id}/exceptions") or {}) if job_id else {}
+    return [
+        entry.get("exceptionName", "?") for entry in history.get("exceptionHistory", {}).get("entries", [])
+    ]
+
+
+def drive(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup, work: Path) -> int:
+    """Run the job, then the producer at ``run``'s rate until ``setup.seconds`` after the first
+    window boundary ``setup.warm_up`` seconds into the traffic, then the job until it has sent its
+    last live rows; note its failures in ``run``; return that boundary (epoch ms). Raises
+    RuntimeError, with the job's last error line, when a step fails."""
+    events_per_second = run.events_per_second
     port = free_port()
+    group = f"bench-live-{time.monotonic_ns()}"
     errors = work / "ctr-job.err"
     with errors.open("w") as stderr:
         job = subprocess.Popen(
@@ -270,11 +333,12 @@ def drive(broker: KafkaBroker, names: TopicNames, events_per_second: int, setup:
                 broker.bootstrap_servers,
                 names,
                 work,
-                group_id=f"bench-live-{time.monotonic_ns()}",
+                group_id=group,
                 window=setup.window,
                 join_bound=setup.join_bound,
                 out_of_orderness=setup.out_of_orderness,
                 update_interval=setup.update_interval,
+                checkpoint_interval=setup.checkpoint_interval,
                 parallelism=setup.parallelism,
                 task_slots=setup.parallelism,
                 web_ui_port=port,
@@ -283,7 +347,7 @@ def drive(broker: KafkaBroker, names: TopicNames, events_per_second: int, setup:
             stderr=stderr,
         )
     producer = None
-    consumer = reader(broker)
+    consumer = reader(broker, group)
     try:
         wait_until(lambda: tasks_running(port), JOB_START_TIMEOUT, "every task of the job RUNNING", job)
         say(f"{events_per_second:,} events/s: the job's tasks RUNNING; producing")
@@ -303,13 +367,23 @@ def drive(broker: KafkaBroker, names: TopicNames, events_per_second: int, setup:
         started = time.time()
         first_ms = math.ceil((started + setup.warm_up) * 1000 / setup.window_ms) * setup.window_ms
         last_ms = first_ms + round(setup.seconds * 1000)
-        wait_until(lambda: time.time() * 1000 >= last_ms, last_ms / 1000 - started + 60, "the run's end", job)
+
+        def sampled_until_the_end() -> bool:
+            now, records = round(time.time() * 1000), backlog(port)
+            if records is not None:
+                run.backlog.append((now, records))
+            return now >= last_ms
+
+        wait_until(
+            sampled_until_the_end, last_ms / 1000 - started + 60, "the run's end", job, BACKLOG_INTERVAL
+        )
         producer.send_signal(signal.SIGTERM)
         summary = json.loads(producer.communicate(timeout=120)[0].strip().splitlines()[-1])
         if summary["delivery_errors"]:
             raise RuntimeError(f"ctr produce: {summary['delivery_errors']} delivery errors")
         say(f"{events_per_second:,} events/s: producer stopped; waiting for the job's last live rows")
-        wait_for_quiet(consumer, names.live, job)
+        wait_for_last_rows(consumer, names, job)
+        run.failures = job_failures(port)
         return first_ms
     except RuntimeError as err:
         raise RuntimeError(f"{err}: {(errors.read_text().strip().splitlines() or [''])[-1]}") from None
@@ -320,9 +394,10 @@ def drive(broker: KafkaBroker, names: TopicNames, events_per_second: int, setup:
                 stop(process)
 
 
-def measure(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup, first_ms: int) -> None:
+def measure(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup) -> None:
     """Read the topics back into ``run``'s figures: the span measured is ``setup.seconds`` from
-    ``first_ms``."""
+    ``run.first_ms``."""
+    first_ms = run.first_ms
     last_ms = first_ms + round(setup.seconds * 1000)
     third = (last_ms - first_ms) // 3
     consumer = reader(broker)
@@ -366,12 +441,12 @@ def run_rate(broker: KafkaBroker, events_per_second: int, setup: Setup, work: Pa
     run = RateRun(events_per_second)
     names = topics_with_append_time(broker)
     try:
-        first_ms = drive(broker, names, events_per_second, setup, work)
+        run.first_ms = drive(broker, names, run, setup, work)
     except RuntimeError as err:
         run.problem = str(err)
         return run
     say(f"{events_per_second:,} events/s: job stopped; reading the topics back")
-    measure(broker, names, run, setup, first_ms)
+    measure(broker, names, run, setup)
     return run
 
 
@@ -382,9 +457,11 @@ def rate_figures(run: RateRun, setup: Setup) -> list[Figure]:
         return [Figure(f"{label}: run", float("nan"), "", "", run.problem)]
     delays = [ms / 1000 for ms in run.freshness_ms]
     finals = [ms / 1000 for ms in run.final_delays_ms]
-    third = max(1, len(delays) // 3)
-    drift = percentile(delays[-third:], 0.5) - percentile(delays[:third], 0.5) if delays else float("nan")
     nan = float("nan")
+    early, late = ([ms / 1000 for ms in part] for part in (run.first_third_ms, run.last_third_ms))
+    drift = percentile(late, 0.5) - percentile(early, 0.5) if early and late else nan
+    last_ms = run.first_ms + round(setup.seconds * 1000)
+    during = [records for at, records in run.backlog if run.first_ms <= at <= last_ms]
     return [
         Figure(
             f"{label}: achieved",
@@ -416,6 +493,26 @@ def rate_figures(run: RateRun, setup: Setup) -> list[Figure]:
             "",
             f"{run.uncounted:,} measured impressions never counted by a live row; "
             f"{run.live_rows:,} live rows in all",
+        ),
+        Figure(
+            f"{label}: the job's backlog over the measured span, max",
+            max(during) if during else nan,
+            "records",
+            "",
+            "pendingRecords of its Kafka sources (impressions + clicks), every "
+            f"{BACKLOG_INTERVAL:g} s"
+            + (
+                f": {during[0]:,} at the span's start, {during[-1]:,} at its end"
+                if during
+                else ": no sample in the span (the REST API has it some seconds after the first records)"
+            ),
+        ),
+        Figure(
+            f"{label}: job failures (restarts)",
+            len(run.failures),
+            "",
+            "0",
+            ", ".join(run.failures),
         ),
         Figure(
             f"{label}: freshness p50, last third of the span − first third",
@@ -450,6 +547,7 @@ def main() -> None:
         join_bound="15s",
         out_of_orderness="5s",
         update_interval=args.update_interval,
+        checkpoint_interval="10s",
         max_click_delay="10s",
         campaigns=args.campaigns,
         warm_up=args.warm_up,
@@ -458,7 +556,7 @@ def main() -> None:
     )
     rates = [int(rate) for rate in args.rates.split(",") if rate]
     if args.quick:
-        setup = Setup("2s", "1s", "500ms", args.update_interval, "1s", 5, 1.0, 5.0, 1)
+        setup = Setup("2s", "1s", "500ms", args.update_interval, "1s", "1s", 5, 1.0, 5.0, 1)
         rates = [1_000]
     figures = []
     say("starting the broker")
