@@ -6,12 +6,12 @@ For each rate: topics of its own whose records carry the broker's append time
 ``ctr job`` on the local Flink cluster with live rows every ``--update-interval``, then — once every
 task of the job is RUNNING, so that it starts with no backlog — ``ctr produce`` at the rate. The
 first ``--warm-up`` seconds of traffic (the job's JIT warm-up and whatever it fell behind while it
-started), and then what is left of the window they end in, are not measured; the ``--seconds``
-after are (whole windows from their first impression). The job's backlog (its sources'
-``pendingRecords`` on the REST API) is sampled meanwhile and reported: the figures are "after any
-backlog is read" when it stays small. After the producer stops, the job runs on until its consumer
-group has committed the end of both event topics (it read every event) and the live topic has been
-quiet for a few seconds, so the last impressions' rows come too. Then the topics are read back.
+started) are not measured; the impressions appended in the ``--seconds`` after are. The job's
+backlog (its sources' ``pendingRecords`` on the REST API) is sampled meanwhile and reported: the
+figures are "after any backlog is read" when it stays small. After the producer stops, the job runs
+on until its consumer group has committed the end of both event topics (it read every event) and
+the live topic has been quiet for a few seconds, so the last impressions' rows come too. Then the
+topics are read back, the impressions' from their start (each key's count k needs all of them).
 
 Freshness of an impression: the append time of the first live row of its (campaign, window) whose
 ``impressions`` count is at least k, where the impression is that key's k-th in append order (all
@@ -23,14 +23,14 @@ read in order the error is at most the skew between the partitions' readers. Whe
 up is the difference of the median freshness over the last and the first third of the measured
 span: a job behind its input falls further behind, and that difference grows with the run.
 
-The final rows' delay: a final row's append time minus its window's end (the window closes when
-the watermark passes its end plus the join bound, out-of-orderness behind the newest event).
+The final rows' delay: a final row's append time minus its window's end, for the windows that end
+after the warm-up (a window closes when the watermark, out-of-orderness behind the newest event,
+passes its end plus the join bound).
 
 Run: python bench/live.py [--quick] [--rates 10000,100000]
 """
 
 import json
-import math
 import signal
 import subprocess
 import sys
@@ -231,19 +231,16 @@ def records(
     consumer.unassign()
 
 
-def impressions_by_key(consumer: Consumer, topic: str, first_ms: int, window_ms: int) -> dict[Key, array]:
-    """The append times (ms, ascending) of the impressions of each (campaign, window) that starts at
-    or after ``first_ms``. An impression's event time comes before its append, so every impression of
-    those windows is among the records appended from ``first_ms`` on."""
+def impressions_by_key(consumer: Consumer, topic: str, window_ms: int) -> dict[Key, array]:
+    """The append times (ms, ascending) of the impressions of each (campaign, window): the whole
+    topic, so that each key's are all there."""
     appended: dict[Key, array] = {}
-    start, end = offsets_at(consumer, topic, first_ms), end_offsets(consumer, topic)
-    for append_ms, value in records(consumer, topic, start, end):
+    start = dict.fromkeys(end_offsets(consumer, topic), 0)
+    for append_ms, value in records(consumer, topic, start, end_offsets(consumer, topic)):
         impression = json.loads(value)
         ts = impression["ts"]
-        window_start = ts - ts % window_ms
-        if window_start >= first_ms:
-            key = (impression["campaign_id"], window_start)
-            appended.setdefault(key, array("q")).append(append_ms)
+        key = (impression["campaign_id"], ts - ts % window_ms)
+        appended.setdefault(key, array("q")).append(append_ms)
     return {key: array("q", sorted(times)) for key, times in appended.items()}
 
 
@@ -319,10 +316,10 @@ def job_failures(port: int) -> list[str]:
 
 
 def drive(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup, work: Path) -> int:
-    """Run the job, then the producer at ``run``'s rate until ``setup.seconds`` after the first
-    window boundary ``setup.warm_up`` seconds into the traffic, then the job until it has sent its
-    last live rows; note its failures in ``run``; return that boundary (epoch ms). Raises
-    RuntimeError, with the job's last error line, when a step fails."""
+    """Run the job, then the producer at ``run``'s rate for ``setup.warm_up`` and ``setup.seconds``
+    more, then the job until it has sent its last live rows; note its failures and backlog in
+    ``run``; return the end of the warm-up (epoch ms). Raises RuntimeError, with the job's last
+    error line, when a step fails."""
     events_per_second = run.events_per_second
     port = free_port()
     group = f"bench-live-{time.monotonic_ns()}"
@@ -365,7 +362,7 @@ def drive(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup, wo
             text=True,
         )
         started = time.time()
-        first_ms = math.ceil((started + setup.warm_up) * 1000 / setup.window_ms) * setup.window_ms
+        first_ms = round((started + setup.warm_up) * 1000)
         last_ms = first_ms + round(setup.seconds * 1000)
 
         def sampled_until_the_end() -> bool:
@@ -410,7 +407,7 @@ def measure(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup) 
             )
             / setup.seconds
         )
-        impressions = impressions_by_key(consumer, names.impressions, first_ms, setup.window_ms)
+        impressions = impressions_by_key(consumer, names.impressions, setup.window_ms)
         rows = live_rows_by_key(consumer, names.live)
     finally:
         consumer.close()
@@ -419,6 +416,8 @@ def measure(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup) 
         for appended, delay in freshness(times, rows.get(key, [])):
             if appended >= last_ms:
                 break
+            if appended < first_ms:
+                continue
             if delay is None:
                 run.uncounted += 1
                 continue
@@ -429,10 +428,9 @@ def measure(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup) 
                 run.last_third_ms.append(delay)
     run.final_delays_ms = [
         appended - parse_time(row.window_end)
-        for (_, window_start), key_rows in rows.items()
-        if window_start >= first_ms
+        for key_rows in rows.values()
         for appended, row in key_rows
-        if row.final
+        if row.final and parse_time(row.window_end) > first_ms
     ]
 
 
