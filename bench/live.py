@@ -382,7 +382,7 @@ def drive(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup, wo
         wait_for_last_rows(consumer, names, job)
         run.failures = job_failures(port)
         return first_ms
-    except RuntimeError as err:
+    except (RuntimeError, subprocess.TimeoutExpired) as err:
         raise RuntimeError(f"{err}: {(errors.read_text().strip().splitlines() or [''])[-1]}") from None
     finally:
         consumer.close()
