@@ -71,11 +71,12 @@ test-fast: setup ## run the tests that start no broker, JVM or cluster (under 2 
 broker: setup ## run the local Apache Kafka broker in the foreground (Ctrl-C stops it)
 	$(BIN)/ctr broker
 
-bench: setup ## run the benchmarks (producer, job, soak, broker: about 45 minutes) and record the figures in docs/benchmarks.md
+bench: setup ## run the benchmarks (producer, job, soak, broker, live: about 55 minutes) and record the figures in docs/benchmarks.md
 	$(BIN)/python bench/producer.py
 	$(BIN)/python bench/job.py
 	$(BIN)/python bench/soak.py
 	$(BIN)/python bench/broker.py
+	$(BIN)/python bench/live.py
 
 generate: setup ## regenerate the Producer CRD and the chart's values schema blocks from ctr's settings
 	$(BIN)/python tools/generate.py

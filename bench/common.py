@@ -65,8 +65,8 @@ def produce_command(bootstrap_servers: str, names: TopicNames, **settings: objec
 
 
 def job_command(bootstrap_servers: str, names: TopicNames, work: Path, **settings: object) -> list[str]:
-    """``ctr job`` on the topics ``names``, its results, checkpoints and logs under ``work``, then
-    ``settings`` as flags by their names."""
+    """``ctr job`` on the topics ``names`` (live rows to their live topic, as ``--update-interval``
+    says), its results, checkpoints and logs under ``work``, then ``settings`` as flags by their names."""
     return [
         *CTR,
         "job",
@@ -75,6 +75,7 @@ def job_command(bootstrap_servers: str, names: TopicNames, work: Path, **setting
             impressions_topic=names.impressions,
             clicks_topic=names.clicks,
             dlq_topic=names.dlq,
+            live_topic=names.live,
             output_dir=work / "results",
             checkpoint_dir=work / "checkpoints",
             log_dir=work / "logs",

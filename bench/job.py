@@ -1,10 +1,10 @@
 """Job benchmark: throughput of the job's plan (the Java ClickFlags operator between SQL sources and
-SQL windows) against the earlier SQL plan (LEFT interval join, COUNT(DISTINCT) windows), Flink
-options on both, a SQL plan without distinct state, and a parse-only ceiling, all in the same run on
-PyFlink's mini-cluster (one JVM); the job's plan as ``ctr job`` runs it, on the local Flink cluster
-(a JobManager in application mode and 1, then 2 TaskManagers), over the same events beside the
-mini-cluster's run; freshness of committed windows in a live run; scale in campaigns (throughput,
-peak memory, open files).
+SQL windows), with its live rows on and off, against the earlier SQL plan (LEFT interval join,
+COUNT(DISTINCT) windows), Flink options on both, a SQL plan without distinct state, and a parse-only
+ceiling, all in the same run on PyFlink's mini-cluster (one JVM); the job's plan as ``ctr job`` runs
+it, on the local Flink cluster (a JobManager in application mode and 1, then 2 TaskManagers), over
+the same events beside the mini-cluster's run; freshness of committed windows in a live run; scale
+in campaigns (throughput, peak memory, open files).
 
 The comparison plans are bench/job_plans.py's; it builds their Java classes (bench/java) with Maven first.
 
@@ -64,19 +64,22 @@ WINDOW_MS, JOIN_BOUND_MS = 30_000, 15_000
 @dataclass(frozen=True)
 class Plan:
     """One way to run the job on the preloaded input: how it is built, its parallelism, extra Flink
-    options and JVM arguments."""
+    options and JVM arguments, and how often its live rows go to the run's live topic (0: none)."""
 
     name: str
     build: str = "click-flags"  # one of job_plans.BUILDS
     parallelism: int = 2
     options: tuple[tuple[str, str], ...] = ()
     jvm_heap: str = LocalJobSettings.model_fields["jvm_heap"].default
+    update_interval_ms: int = 0
 
 
 #: The JVM's default maximum heap on this machine (a quarter of its memory), as the SQL plan ran before
 #: the job had a heap setting.
 FORMER_HEAP = f"{max(1, round(psutil.virtual_memory().total / 4 / 2**30))}g"
 JOB = Plan("click-flags")
+#: The job's plan as ``ctr job`` runs it by default: live rows every second (--update-interval 1s).
+LIVE = Plan("click-flags, live rows every 1 s", update_interval_ms=1000)
 OLD = Plan("sql-interval-join", "sql-interval-join", jvm_heap=FORMER_HEAP)
 CEILING = Plan("parse-only", "parse-only")
 EXCHANGE = Plan("keyed-exchange (parse, send each event to its key, drop it)", "keyed-exchange")
@@ -88,6 +91,7 @@ MINI_BATCH = (
 #: Every plan of the throughput comparison, in the order they run; each label says what it varies.
 PLANS = (
     JOB,
+    LIVE,
     OLD,
     CEILING,
     EXCHANGE,
@@ -121,7 +125,8 @@ PLANS = (
     Plan("sql-interval-join, heap 1g (the job's new default)", "sql-interval-join"),
     Plan("sql-flag-windows", "sql-flag-windows", jvm_heap=FORMER_HEAP),
 )
-QUICK_PLANS = (JOB, OLD, CEILING)
+#: The plans every run has, the quick one too, and those each round runs again.
+MAIN_PLANS = (JOB, LIVE, OLD, CEILING)
 #: Reading a backlog, a partition can go without records for a while under backpressure; an idle
 #: timeout shorter than that marks it idle, the watermark passes it, and its events come late.
 BACKFILL_IDLE_TIMEOUT = 600.0
@@ -271,7 +276,7 @@ def run_plan(
     config = {
         "plan": asdict(plan),
         "bootstrap_servers": broker.bootstrap_servers,
-        "topics": (names.impressions, names.clicks, names.dlq),
+        "topics": (names.impressions, names.clicks, names.dlq, names.live),
         "end_offsets": {
             topic: {str(p): o for p, o in offsets.items()} for topic, offsets in end_offsets.items()
         },
@@ -316,7 +321,7 @@ def _run_plan_here(config: dict) -> None:
 
     plan = Plan(**{**config["plan"], "options": tuple(map(tuple, config["plan"]["options"]))})
     work = Path(config["work"])
-    impressions, clicks, dlq = config["topics"]
+    impressions, clicks, dlq, live = config["topics"]
     job_settings = LocalJobSettings(
         checkpoint_dir=str(work / "checkpoints"),
         checkpoint_interval=BACKFILL_CHECKPOINT_INTERVAL,
@@ -335,8 +340,8 @@ def _run_plan_here(config: dict) -> None:
         window_ms=WINDOW_MS,
         join_bound_ms=JOIN_BOUND_MS,
         out_of_orderness_ms=5000,
-        live_topic="",
-        update_interval_ms=0,
+        live_topic=live if plan.update_interval_ms else "",
+        update_interval_ms=plan.update_interval_ms,
         end_offsets={
             t: {int(p): o for p, o in offsets.items()} for t, offsets in config["end_offsets"].items()
         },
@@ -457,10 +462,10 @@ def throughput(
     """Per plan on one preloaded input, its figures; then ``ctr job`` on each of the local
     ``clusters`` over the same events. Output of every plan that writes results checked against the
     reference when ``check`` (always on the clusters); the whole runs of the job's and the SQL plan
-    profiled with JFR into ``profile_dir`` if given. The job's plan, the SQL plan and the ceiling run
-    ``rounds`` times, in turn, and keep their best run (the machine is shared: its load varies from
-    run to run). Without ``take_out_start`` a plan runs once, over all the input, and its rate is
-    that whole run's."""
+    profiled with JFR into ``profile_dir`` if given. The job's plan (with and without live rows), the
+    SQL plan and the ceiling run ``rounds`` times, in turn, and keep their best run (the machine is
+    shared: its load varies from run to run). Without ``take_out_start`` a plan runs once, over all
+    the input, and its rate is that whole run's."""
     names = TopicNames.with_suffix(f"jb{time.monotonic_ns()}")
     broker.create_topics(names.all())
     shown, clicked, (prefix_offsets, end_offsets) = preload(broker, names, impressions, campaigns)
@@ -468,7 +473,7 @@ def throughput(
     prefix_events = sum(sum(offsets.values()) for offsets in prefix_offsets.values())
     expected = reference_ctr(shown, clicked, WINDOW_MS, JOIN_BOUND_MS) if check or clusters else []
     measured: dict[str, Throughput] = {}
-    schedule = [plan for turn in range(rounds) for plan in plans if turn == 0 or plan in (JOB, OLD, CEILING)]
+    schedule = [plan for turn in range(rounds) for plan in plans if turn == 0 or plan in MAIN_PLANS]
     for turn, plan in enumerate(schedule):
         first_turn = turn < len(plans)
         profile = (
@@ -608,8 +613,9 @@ def _ratio(ours: float, theirs: float) -> float:
 
 
 def throughput_figures(measured: dict[str, Throughput], impressions: int, plans: tuple[Plan, ...]) -> list:
-    """The figures of the throughput comparison: the job's plan, its ratios to the ceiling and to the
-    SQL plan, every other plan against the plan it varies, and parallelism 2 against 1."""
+    """The figures of the throughput comparison: the job's plan, its ratios to the ceiling, to the SQL
+    plan and of its run with live rows to it, every other plan against the plan it varies, and
+    parallelism 2 against 1."""
     ours = measured[JOB.name]
     figures = [
         Figure(
@@ -642,9 +648,18 @@ def throughput_figures(measured: dict[str, Throughput], impressions: int, plans:
             f"sql-interval-join {measured[OLD.name].events_per_second:,.0f} events/s (heap {OLD.jvm_heap}, "
             "the JVM's default here, as it ran before), output = reference",
         ),
+        Figure(
+            "job plan with live rows every 1 s / without",
+            _ratio(measured[LIVE.name].events_per_second, ours.events_per_second),
+            "×",
+            "≥ 0.9 ×",
+            f"{measured[LIVE.name].events_per_second:,.0f} events/s with live rows (to a topic of the run, "
+            "update interval 1 s), output = reference; the same input and timing as the job plan's"
+            + (f"; {measured[LIVE.name].problem}" if measured[LIVE.name].problem else ""),
+        ),
     ]
     for plan in plans:
-        if plan in (JOB, OLD, CEILING):
+        if plan in MAIN_PLANS:
             continue
         base = OLD if plan.build.startswith("sql-") else CEILING if plan == EXCHANGE else JOB
         got = measured[plan.name]
@@ -754,13 +769,15 @@ def main() -> None:
     )
     parser.add_argument(
         "--plans",
-        help="only these plans (names separated by ';'), besides the job's, the SQL and the ceiling",
+        help="only these plans (names separated by ';'), besides the job's (with and without live rows), "
+        "the SQL and the ceiling",
     )
     parser.add_argument(
         "--rounds",
         type=int,
         default=2,
-        help="runs of the job's plan, the SQL plan and the ceiling, in turn; each keeps its best",
+        help="runs of the job's plan (with and without live rows), the SQL plan and the ceiling, in turn; "
+        "each keeps its best",
     )
     parser.add_argument(
         "--profile", metavar="DIR", help="record a JFR profile of the job's and the SQL plan's runs into DIR"
@@ -793,15 +810,10 @@ def main() -> None:
         # The smoke test's size: each plan once over a small input (no run over its first fifth), no
         # scale or freshness runs, the local cluster at 1 TaskManager.
         args.impressions, args.campaigns, args.live_seconds, args.rounds = 20_000, "", 0, 1
-    plans = QUICK_PLANS if args.quick else PLANS
+    plans = MAIN_PLANS if args.quick else PLANS
     if args.plans:
         chosen = args.plans.split(";")
-        plans = (
-            JOB,
-            OLD,
-            CEILING,
-            *(plan for plan in PLANS if plan.name in chosen and plan not in QUICK_PLANS),
-        )
+        plans = (*MAIN_PLANS, *(plan for plan in PLANS if plan.name in chosen and plan not in MAIN_PLANS))
     build_java()
     profile_dir = Path(args.profile).resolve() if args.profile else None
     if profile_dir is not None:

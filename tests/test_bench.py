@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 @pytest.mark.broker
 @pytest.mark.jvm
-@pytest.mark.parametrize("benchmark", ["producer", "job", "soak", "broker"])
+@pytest.mark.parametrize("benchmark", ["producer", "job", "soak", "broker", "live"])
 def test_benchmark_runs_and_prints_its_figures(benchmark):
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / f"{benchmark}.py"), "--quick"],

@@ -3,12 +3,13 @@
 import signal
 import socket
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, ConfigResource
 
 from ctr.broker import KAFKA_VERSION, BrokerError, KafkaBroker, artifacts
 from ctr.topics import DEFAULT_PARTITIONS, TopicNames
@@ -24,6 +25,16 @@ def test_topics_are_created_with_their_partitions(broker, topics):
     for name in topics.all():
         assert len(metadata.topics[name].partitions) == DEFAULT_PARTITIONS
     broker.create_topics(topics.all())
+
+
+def test_topics_can_be_created_with_topic_settings(broker):
+    """bench/live.py stamps its topics' records with the broker's append time."""
+    name = f"append-time-{uuid.uuid4().hex[:8]}"
+    broker.create_topics([name], config={"message.timestamp.type": "LogAppendTime"})
+    resource = ConfigResource(ConfigResource.Type.TOPIC, name)
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+    described = admin.describe_configs([resource])
+    assert described[resource].result(10)["message.timestamp.type"].value == "LogAppendTime"
 
 
 @pytest.mark.jvm

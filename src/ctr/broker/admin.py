@@ -1,6 +1,6 @@
 """Topics on a Kafka cluster, created with the admin API."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -14,11 +14,17 @@ def create_topics(
     names: Iterable[str],
     partitions: int = topics.DEFAULT_PARTITIONS,
     timeout: float = 30.0,
+    config: Mapping[str, str] | None = None,
 ) -> None:
-    """Create each topic in ``names`` with ``partitions`` partitions; existing ones are kept."""
+    """Create each topic in ``names`` with ``partitions`` partitions and the topic-level settings
+    ``config`` (Kafka's names, e.g. ``{"message.timestamp.type": "LogAppendTime"}``; the broker's
+    defaults when None); existing ones are kept as they are."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
     futures = admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names],
+        [
+            NewTopic(name, num_partitions=partitions, replication_factor=1, config=dict(config or {}))
+            for name in names
+        ],
         request_timeout=timeout,
     )
     for name, future in futures.items():

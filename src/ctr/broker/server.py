@@ -5,7 +5,7 @@ import base64
 import socket
 import subprocess
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from confluent_kafka import KafkaException
@@ -193,10 +193,14 @@ class KafkaBroker:
         return f": {errors[-1].strip()[:300]}" if errors else ""
 
     def create_topics(
-        self, names: Iterable[str] = topics.TopicNames().all(), partitions: int = topics.DEFAULT_PARTITIONS
+        self,
+        names: Iterable[str] = topics.TopicNames().all(),
+        partitions: int = topics.DEFAULT_PARTITIONS,
+        config: Mapping[str, str] | None = None,
     ) -> None:
-        """Create ``names`` on this broker (existing ones are kept)."""
-        create_topics(self.bootstrap_servers, names, partitions)
+        """Create ``names`` on this broker with the topic-level settings ``config`` (existing ones are
+        kept; see ``ctr.broker.admin.create_topics``)."""
+        create_topics(self.bootstrap_servers, names, partitions, config=config)
 
     def check_alive(self) -> None:
         """Raise BrokerError if the broker process has died."""
