@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from ctr.broker import KAFKA_VERSION, BrokerError, KafkaBroker, artifacts
@@ -33,8 +33,22 @@ def test_topics_can_be_created_with_topic_settings(broker):
     broker.create_topics([name], config={"message.timestamp.type": "LogAppendTime"})
     resource = ConfigResource(ConfigResource.Type.TOPIC, name)
     admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
-    described = admin.describe_configs([resource])
-    assert described[resource].result(10)["message.timestamp.type"].value == "LogAppendTime"
+    seen: list[str] = []
+
+    def described() -> bool:
+        # The new topic's metadata reaches the node a moment after its creation is acknowledged.
+        try:
+            seen.append(
+                admin.describe_configs([resource])[resource].result(10)["message.timestamp.type"].value
+            )
+        except KafkaException as err:
+            seen.append(str(err))
+        return seen[-1] == "LogAppendTime"
+
+    try:
+        wait_for(described, 30, "the topic's message.timestamp.type to be LogAppendTime", interval=0.2)
+    except AssertionError as err:
+        raise AssertionError(f"{err}; the last answers: {seen[-3:]}") from None
 
 
 @pytest.mark.jvm
