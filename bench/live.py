@@ -109,6 +109,8 @@ class RateRun:
     freshness_ms: array = field(default_factory=lambda: array("q"))
     first_third_ms: array = field(default_factory=lambda: array("q"))
     last_third_ms: array = field(default_factory=lambda: array("q"))
+    #: per measured impression, its append time minus its event time (ms): the producer's lag
+    event_time_lags_ms: array = field(default_factory=lambda: array("q"))
     started_ms: int = 0  # the producer's start (epoch ms)
     first_ms: int = 0  # the measured span's start (epoch ms)
     caught_up: bool = False  # whether the job had caught up then (else the catch-up limit had passed)
@@ -239,9 +241,12 @@ def records(
     consumer.unassign()
 
 
-def impressions_by_key(consumer: Consumer, topic: str, window_ms: int) -> dict[Key, array]:
+def impressions_by_key(
+    consumer: Consumer, topic: str, window_ms: int, span: tuple[int, int], lags: array
+) -> dict[Key, array]:
     """The append times (ms, ascending) of the impressions of each (campaign, window): the whole
-    topic, so that each key's are all there."""
+    topic, so that each key's are all there. Adds to ``lags`` how long after its event time each
+    impression appended in ``span`` (epoch ms, from, to) was appended."""
     appended: dict[Key, array] = {}
     start = dict.fromkeys(end_offsets(consumer, topic), 0)
     for append_ms, value in records(consumer, topic, start, end_offsets(consumer, topic)):
@@ -249,6 +254,8 @@ def impressions_by_key(consumer: Consumer, topic: str, window_ms: int) -> dict[K
         ts = impression["ts"]
         key = (impression["campaign_id"], ts - ts % window_ms)
         appended.setdefault(key, array("q")).append(append_ms)
+        if span[0] <= append_ms < span[1]:
+            lags.append(append_ms - ts)
     return {key: array("q", sorted(times)) for key, times in appended.items()}
 
 
@@ -424,7 +431,9 @@ def measure(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup) 
             )
             / setup.seconds
         )
-        impressions = impressions_by_key(consumer, names.impressions, setup.window_ms)
+        impressions = impressions_by_key(
+            consumer, names.impressions, setup.window_ms, (first_ms, last_ms), run.event_time_lags_ms
+        )
         rows = live_rows_by_key(consumer, names.live)
     finally:
         consumer.close()
@@ -472,6 +481,7 @@ def rate_figures(run: RateRun, setup: Setup) -> list[Figure]:
         return [Figure(f"{label}: run", float("nan"), "", "", run.problem)]
     delays = [ms / 1000 for ms in run.freshness_ms]
     finals = [ms / 1000 for ms in run.final_delays_ms]
+    lags = [ms / 1000 for ms in run.event_time_lags_ms]
     nan = float("nan")
     early, late = ([ms / 1000 for ms in part] for part in (run.first_third_ms, run.last_third_ms))
     drift = percentile(late, 0.5) - percentile(early, 0.5) if early and late else nan
@@ -548,6 +558,15 @@ def rate_figures(run: RateRun, setup: Setup) -> list[Figure]:
             "s",
             f"as today: ≈ join bound {setup.join_bound} + out-of-orderness {setup.out_of_orderness}",
             f"{len(finals)} final rows; max {max(finals):.2f} s" if finals else "no window closed",
+        ),
+        Figure(
+            f"{label}: the events' append behind their event time, p50",
+            percentile(lags, 0.5) if lags else nan,
+            "s",
+            "",
+            "the producer's lag (linger, and a producer short of CPU falling behind its schedule): a "
+            "window's end is in event time, so the final rows' delay includes it"
+            + (f"; max {max(lags):.2f} s" if lags else ""),
         ),
     ]
 
