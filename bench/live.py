@@ -5,13 +5,15 @@ For each rate: topics of its own whose records carry the broker's append time
 (``message.timestamp.type=LogAppendTime``: the events' and the live rows' times are one clock), then
 ``ctr job`` on the local Flink cluster with live rows every ``--update-interval``, then — once every
 task of the job is RUNNING, so that it starts with no backlog — ``ctr produce`` at the rate. The
-first ``--warm-up`` seconds of traffic (the job's JIT warm-up and whatever it fell behind while it
-started) are not measured; the impressions appended in the ``--seconds`` after are. The job's
-backlog (its sources' ``pendingRecords`` on the REST API) is sampled meanwhile and reported: the
-figures are "after any backlog is read" when it stays small. After the producer stops, the job runs
-on until its consumer group has committed the end of both event topics (it read every event) and
-the live topic has been quiet for a few seconds, so the last impressions' rows come too. Then the
-topics are read back, the impressions' from their start (each key's count k needs all of them).
+job's backlog (its Kafka sources' ``pendingRecords`` on the REST API) is sampled every few seconds.
+The measured span starts after ``--warm-up`` seconds of traffic (the job's JIT warm-up), at the
+first sample with at most a second of events in the backlog ("after any backlog is read"), or
+``--catch-up-limit`` seconds later if the job never catches up (the figures say which); the
+impressions appended in the ``--seconds`` from there are measured. After the producer stops, the
+job runs on until its consumer group has committed the end of both event topics (it read every
+event) and the live topic has been quiet for a few seconds, so the last impressions' rows come too.
+Then the topics are read back, the impressions' from their start (each key's count k needs all of
+them).
 
 Freshness of an impression: the append time of the first live row of its (campaign, window) whose
 ``impressions`` count is at least k, where the impression is that key's k-th in append order (all
@@ -65,6 +67,8 @@ QUIET = 3.0
 CATCH_UP_TIMEOUT = 900.0
 #: How often the job's backlog is sampled while the producer runs.
 BACKLOG_INTERVAL = 2.0
+#: The job has caught up when its backlog is at most this many seconds of events.
+CAUGHT_UP = 1.0
 CLICK_PROBABILITY = ProducerSettings.model_fields["click_probability"].default
 #: A (campaign, window start in epoch ms).
 Key = tuple[str, int]
@@ -73,7 +77,8 @@ Key = tuple[str, int]
 @dataclass(frozen=True)
 class Setup:
     """What every rate's run shares: the job's windows, live rows and checkpoints, the traffic's
-    campaigns and click delay, how long to warm up and to measure."""
+    campaigns and click delay, how long to warm up, to wait for the job to catch up after, and to
+    measure."""
 
     window: str
     join_bound: str
@@ -83,6 +88,7 @@ class Setup:
     max_click_delay: str
     campaigns: int
     warm_up: float
+    catch_up_limit: float
     seconds: float
     parallelism: int
 
@@ -103,7 +109,11 @@ class RateRun:
     freshness_ms: array = field(default_factory=lambda: array("q"))
     first_third_ms: array = field(default_factory=lambda: array("q"))
     last_third_ms: array = field(default_factory=lambda: array("q"))
+    #: per measured impression, its append time minus its event time (ms): the producer's lag
+    event_time_lags_ms: array = field(default_factory=lambda: array("q"))
+    started_ms: int = 0  # the producer's start (epoch ms)
     first_ms: int = 0  # the measured span's start (epoch ms)
+    caught_up: bool = False  # whether the job had caught up then (else the catch-up limit had passed)
     uncounted: int = 0  # measured impressions no live row counted
     final_delays_ms: list[int] = field(default_factory=list)
     live_rows: int = 0
@@ -231,9 +241,12 @@ def records(
     consumer.unassign()
 
 
-def impressions_by_key(consumer: Consumer, topic: str, window_ms: int) -> dict[Key, array]:
+def impressions_by_key(
+    consumer: Consumer, topic: str, window_ms: int, span: tuple[int, int], lags: array
+) -> dict[Key, array]:
     """The append times (ms, ascending) of the impressions of each (campaign, window): the whole
-    topic, so that each key's are all there."""
+    topic, so that each key's are all there. Adds to ``lags`` how long after its event time each
+    impression appended in ``span`` (epoch ms, from, to) was appended."""
     appended: dict[Key, array] = {}
     start = dict.fromkeys(end_offsets(consumer, topic), 0)
     for append_ms, value in records(consumer, topic, start, end_offsets(consumer, topic)):
@@ -241,6 +254,8 @@ def impressions_by_key(consumer: Consumer, topic: str, window_ms: int) -> dict[K
         ts = impression["ts"]
         key = (impression["campaign_id"], ts - ts % window_ms)
         appended.setdefault(key, array("q")).append(append_ms)
+        if span[0] <= append_ms < span[1]:
+            lags.append(append_ms - ts)
     return {key: array("q", sorted(times)) for key, times in appended.items()}
 
 
@@ -315,11 +330,22 @@ def job_failures(port: int) -> list[str]:
     ]
 
 
-def drive(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup, work: Path) -> int:
-    """Run the job, then the producer at ``run``'s rate for ``setup.warm_up`` and ``setup.seconds``
-    more, then the job until it has sent its last live rows; note its failures and backlog in
-    ``run``; return the end of the warm-up (epoch ms). Raises RuntimeError, with the job's last
-    error line, when a step fails."""
+def caught_up(run: RateRun, setup: Setup, now_ms: int, records: int | None) -> bool:
+    """Whether the measured span starts at ``now_ms``, the job's backlog then ``records`` (None: not
+    known yet): after the warm-up, once the backlog is at most CAUGHT_UP seconds of events, or when
+    ``setup.catch_up_limit`` has passed since (``run.caught_up`` says which). A backlog still being
+    read is not measured: its first impressions would show how long the job took to start."""
+    if now_ms < run.started_ms + setup.warm_up * 1000:
+        return False
+    run.caught_up = records is not None and records <= run.events_per_second * CAUGHT_UP
+    return run.caught_up or now_ms >= run.started_ms + (setup.warm_up + setup.catch_up_limit) * 1000
+
+
+def drive(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup, work: Path) -> None:
+    """Run the job, then the producer at ``run``'s rate until ``setup.seconds`` after the job has
+    caught up (``caught_up``), then the job until it has sent its last live rows; note in ``run``
+    the measured span's start, the job's backlog and its failures. Raises RuntimeError, with the
+    job's last error line, when a step fails."""
     events_per_second = run.events_per_second
     port = free_port()
     group = f"bench-live-{time.monotonic_ns()}"
@@ -361,19 +387,18 @@ def drive(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup, wo
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        started = time.time()
-        first_ms = round((started + setup.warm_up) * 1000)
-        last_ms = first_ms + round(setup.seconds * 1000)
+        run.started_ms = round(time.time() * 1000)
 
         def sampled_until_the_end() -> bool:
             now, records = round(time.time() * 1000), backlog(port)
             if records is not None:
                 run.backlog.append((now, records))
-            return now >= last_ms
+            if not run.first_ms and caught_up(run, setup, now, records):
+                run.first_ms = now
+            return bool(run.first_ms) and now >= run.first_ms + setup.seconds * 1000
 
-        wait_until(
-            sampled_until_the_end, last_ms / 1000 - started + 60, "the run's end", job, BACKLOG_INTERVAL
-        )
+        longest = setup.warm_up + setup.catch_up_limit + setup.seconds + 60
+        wait_until(sampled_until_the_end, longest, "the run's end", job, BACKLOG_INTERVAL)
         producer.send_signal(signal.SIGTERM)
         summary = json.loads(producer.communicate(timeout=120)[0].strip().splitlines()[-1])
         if summary["delivery_errors"]:
@@ -381,7 +406,6 @@ def drive(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup, wo
         say(f"{events_per_second:,} events/s: producer stopped; waiting for the job's last live rows")
         wait_for_last_rows(consumer, names, job)
         run.failures = job_failures(port)
-        return first_ms
     except (RuntimeError, subprocess.TimeoutExpired) as err:
         raise RuntimeError(f"{err}: {(errors.read_text().strip().splitlines() or [''])[-1]}") from None
     finally:
@@ -407,7 +431,9 @@ def measure(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup) 
             )
             / setup.seconds
         )
-        impressions = impressions_by_key(consumer, names.impressions, setup.window_ms)
+        impressions = impressions_by_key(
+            consumer, names.impressions, setup.window_ms, (first_ms, last_ms), run.event_time_lags_ms
+        )
         rows = live_rows_by_key(consumer, names.live)
     finally:
         consumer.close()
@@ -439,7 +465,7 @@ def run_rate(broker: KafkaBroker, events_per_second: int, setup: Setup, work: Pa
     run = RateRun(events_per_second)
     names = topics_with_append_time(broker)
     try:
-        run.first_ms = drive(broker, names, run, setup, work)
+        drive(broker, names, run, setup, work)
     except RuntimeError as err:
         run.problem = str(err)
         return run
@@ -455,6 +481,7 @@ def rate_figures(run: RateRun, setup: Setup) -> list[Figure]:
         return [Figure(f"{label}: run", float("nan"), "", "", run.problem)]
     delays = [ms / 1000 for ms in run.freshness_ms]
     finals = [ms / 1000 for ms in run.final_delays_ms]
+    lags = [ms / 1000 for ms in run.event_time_lags_ms]
     nan = float("nan")
     early, late = ([ms / 1000 for ms in part] for part in (run.first_third_ms, run.last_third_ms))
     drift = percentile(late, 0.5) - percentile(early, 0.5) if early and late else nan
@@ -475,8 +502,9 @@ def rate_figures(run: RateRun, setup: Setup) -> list[Figure]:
             percentile(delays, 0.5) if delays else nan,
             "s",
             "",
-            f"{len(delays):,} impressions measured, after {setup.warm_up:g} s of warm-up; "
-            f"live rows every {setup.update_interval}",
+            f"{len(delays):,} impressions appended over {setup.seconds:g} s from "
+            f"{(run.first_ms - run.started_ms) / 1000:.0f} s into the traffic; live rows every "
+            f"{setup.update_interval}",
         ),
         Figure(
             f"{label}: freshness p99",
@@ -497,8 +525,13 @@ def rate_figures(run: RateRun, setup: Setup) -> list[Figure]:
             max(during) if during else nan,
             "records",
             "",
-            "pendingRecords of its Kafka sources (impressions + clicks), every "
-            f"{BACKLOG_INTERVAL:g} s"
+            (
+                f"caught up (backlog ≤ {CAUGHT_UP:g} s of events) after the {setup.warm_up:g} s warm-up"
+                if run.caught_up
+                else f"not caught up {setup.catch_up_limit:g} s after the {setup.warm_up:g} s warm-up: "
+                "measured from then on anyway"
+            )
+            + f"; pendingRecords of its Kafka sources (impressions + clicks), every {BACKLOG_INTERVAL:g} s"
             + (
                 f": {during[0]:,} at the span's start, {during[-1]:,} at its end"
                 if during
@@ -526,6 +559,15 @@ def rate_figures(run: RateRun, setup: Setup) -> list[Figure]:
             f"as today: ≈ join bound {setup.join_bound} + out-of-orderness {setup.out_of_orderness}",
             f"{len(finals)} final rows; max {max(finals):.2f} s" if finals else "no window closed",
         ),
+        Figure(
+            f"{label}: the events' append behind their event time, p50",
+            percentile(lags, 0.5) if lags else nan,
+            "s",
+            "",
+            "the producer's lag (linger, and a producer short of CPU falling behind its schedule): a "
+            "window's end is in event time, so the final rows' delay includes it"
+            + (f"; max {max(lags):.2f} s" if lags else ""),
+        ),
     ]
 
 
@@ -534,6 +576,12 @@ def main() -> None:
     parser.add_argument("--rates", default="10000,100000", help="events/s (impressions + clicks), by ','")
     parser.add_argument("--seconds", type=float, default=90.0, help="measured seconds of each rate")
     parser.add_argument("--warm-up", type=float, default=30.0, help="seconds of traffic not measured")
+    parser.add_argument(
+        "--catch-up-limit",
+        type=float,
+        default=120.0,
+        help="after the warm-up, seconds to wait for the job's backlog to be read before measuring anyway",
+    )
     parser.add_argument("--campaigns", type=int, default=100, help="campaigns of the traffic")
     parser.add_argument("--update-interval", default="1s", help="the job's --update-interval")
     parser.add_argument(
@@ -549,12 +597,13 @@ def main() -> None:
         max_click_delay="10s",
         campaigns=args.campaigns,
         warm_up=args.warm_up,
+        catch_up_limit=args.catch_up_limit,
         seconds=args.seconds,
         parallelism=args.parallelism,
     )
     rates = [int(rate) for rate in args.rates.split(",") if rate]
     if args.quick:
-        setup = Setup("2s", "1s", "500ms", args.update_interval, "1s", "1s", 5, 1.0, 5.0, 1)
+        setup = Setup("2s", "1s", "500ms", args.update_interval, "1s", "1s", 5, 1.0, 15.0, 5.0, 1)
         rates = [1_000]
     figures = []
     say("starting the broker")
