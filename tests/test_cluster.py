@@ -40,7 +40,7 @@ def flink_deployment_spec(helm: str, chart: Path, topics) -> dict:
     """The FlinkDeployment's spec, the chart rendered with its default values (its topics named as this
     test's own on the shared broker)."""
     names = {"impressions": topics.impressions, "clicks": topics.clicks, "dlq": topics.dlq}
-    names["results"] = topics.results
+    names |= {"results": topics.results, "live": topics.live}
     sets = [arg for name, topic in names.items() for arg in ("--set", f"topics.{name}.name={topic}")]
     return next(d for d in render(helm, chart, *sets) if d["kind"] == "FlinkDeployment")["spec"]
 
