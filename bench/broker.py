@@ -22,7 +22,7 @@ LOAD_RATE = 10_000
 def fresh_topics(broker: KafkaBroker) -> TopicNames:
     """Topics of their own on ``broker``."""
     names = TopicNames.with_suffix(f"bench{time.monotonic_ns()}")
-    broker.create_topics(names.all())
+    broker.create_pipeline_topics(names)
     return names
 
 

@@ -467,7 +467,7 @@ def throughput(
     shared: its load varies from run to run). Without ``take_out_start`` a plan runs once, over all
     the input, and its rate is that whole run's."""
     names = TopicNames.with_suffix(f"jb{time.monotonic_ns()}")
-    broker.create_topics(names.all())
+    broker.create_pipeline_topics(names)
     shown, clicked, (prefix_offsets, end_offsets) = preload(broker, names, impressions, campaigns)
     events = len(shown) + len(clicked)
     prefix_events = sum(sum(offsets.values()) for offsets in prefix_offsets.values())
@@ -546,7 +546,7 @@ def freshness(
 ) -> tuple[list[float], list[int]]:
     """Live run: delays (s) from each window's end to its rows' commit, and checkpoint sizes over time."""
     names = TopicNames.with_suffix(f"jf{time.monotonic_ns()}")
-    broker.create_topics(names.all())
+    broker.create_pipeline_topics(names)
     work = Path(tempfile.mkdtemp())
     producer = subprocess.Popen(
         produce_command(broker.bootstrap_servers, names, rate=rate),

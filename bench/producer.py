@@ -95,7 +95,7 @@ def main() -> None:
 
         def fresh() -> TopicNames:
             names = TopicNames.with_suffix(f"bench{time.monotonic_ns()}")
-            broker.create_topics(names.all())
+            broker.create_pipeline_topics(names)
             return names
 
         summary, cpu, _ = produce(

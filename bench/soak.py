@@ -91,7 +91,7 @@ def main() -> None:
     config.write_text(json.dumps({"rate": args.rate}))
     with local_broker() as broker:
         names = TopicNames.with_suffix("soak")
-        broker.create_topics(names.all())
+        broker.create_pipeline_topics(names)
         producer = subprocess.Popen(
             produce_command(broker.bootstrap_servers, names, config_file=config, max_click_delay="10s"),
             stdout=subprocess.PIPE,

@@ -20,33 +20,41 @@ from helpers.processes import CollectedOutput, start_ctr, wait_for
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_topics_are_created_with_their_partitions(broker, topics):
+def test_topics_are_created_with_their_partitions_and_the_chart_s_settings(broker, topics):
     metadata = AdminClient({"bootstrap.servers": broker.bootstrap_servers}).list_topics(timeout=10)
     for name in topics.all():
         assert len(metadata.topics[name].partitions) == DEFAULT_PARTITIONS
-    broker.create_topics(topics.all())
+    for name, settings in topics.settings().items():
+        wait_for_topic_config(
+            broker.bootstrap_servers, name, {"cleanup.policy": "delete", **settings.kafka_config()}
+        )
+    broker.create_pipeline_topics(topics)
 
 
 def test_topics_can_be_created_with_topic_settings(broker):
     """bench/live.py stamps its topics' records with the broker's append time."""
     name = f"append-time-{uuid.uuid4().hex[:8]}"
     broker.create_topics([name], config={"message.timestamp.type": "LogAppendTime"})
+    wait_for_topic_config(broker.bootstrap_servers, name, {"message.timestamp.type": "LogAppendTime"})
+
+
+def wait_for_topic_config(bootstrap_servers: str, name: str, expected: dict[str, str]) -> None:
+    """Wait until the broker describes topic ``name``'s settings ``expected`` with these values."""
     resource = ConfigResource(ConfigResource.Type.TOPIC, name)
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
-    seen: list[str] = []
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    seen: list[object] = []
 
     def described() -> bool:
         # The new topic's metadata reaches the node a moment after its creation is acknowledged.
         try:
-            seen.append(
-                admin.describe_configs([resource])[resource].result(10)["message.timestamp.type"].value
-            )
+            config = admin.describe_configs([resource])[resource].result(10)
+            seen.append({key: config[key].value for key in expected})
         except KafkaException as err:
             seen.append(str(err))
-        return seen[-1] == "LogAppendTime"
+        return seen[-1] == expected
 
     try:
-        wait_for(described, 30, "the topic's message.timestamp.type to be LogAppendTime", interval=0.2)
+        wait_for(described, 30, f"topic {name}'s settings to be {expected}", interval=0.2)
     except AssertionError as err:
         raise AssertionError(f"{err}; the last answers: {seen[-3:]}") from None
 
@@ -142,6 +150,8 @@ def test_ctr_broker_runs_in_the_foreground_and_stops_on_ctrl_c(tmp_path):
         metadata = AdminClient({"bootstrap.servers": address}).list_topics(timeout=10)
         for name in TopicNames().all():
             assert len(metadata.topics[name].partitions) == 2
+        for name, settings in TopicNames().settings().items():
+            wait_for_topic_config(address, name, settings.kafka_config())
     finally:
         process.send_signal(signal.SIGINT)
     assert output.finish(30) == 0
@@ -153,7 +163,7 @@ def test_the_broker_keeps_its_topics_across_a_stop_and_a_kill(tmp_path):
     data_dir = tmp_path / "broker"
     names = TopicNames.with_suffix("kept")
     with KafkaBroker(data_dir) as first:
-        first.create_topics(names.all())
+        first.create_pipeline_topics(names)
         sent = produce_numbers(first.bootstrap_servers, names.impressions, 100)
         first.stop()
         first.start()

@@ -362,7 +362,7 @@ def test_broker_outage_loses_nothing_and_counts_nothing_twice(own_broker, tmp_pa
     buffered events become delivery errors; the job's idle timeout, 60 s) are far off for both."""
     broker, rate = own_broker, 1000
     topics = TopicNames.with_suffix(f"outage-{how}")
-    broker.create_topics(topics.all())
+    broker.create_pipeline_topics(topics)
     bootstrap = broker.bootstrap_servers
     producer = CollectedOutput(start_ctr(*producer_args(bootstrap, topics, rate, 41)))
     job = start_job(bootstrap, topics, tmp_path)

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import jsonschema
@@ -170,19 +171,19 @@ def test_chart_readme_table_is_generated_from_the_values():
 
 def test_topics_equal_the_code(helm, chart):
     values = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())["topics"]
+    names = topics.TopicNames()
     assert {key: (t["name"], t["partitions"]) for key, t in values.items()} == {
-        "impressions": (topics.IMPRESSIONS, topics.DEFAULT_PARTITIONS),
-        "clicks": (topics.CLICKS, topics.DEFAULT_PARTITIONS),
-        "dlq": (topics.DLQ, topics.DEFAULT_PARTITIONS),
-        "results": (topics.RESULTS, topics.DEFAULT_PARTITIONS),
-        "live": (topics.LIVE, topics.DEFAULT_PARTITIONS),
+        role: (name, topics.DEFAULT_PARTITIONS) for role, name in asdict(names).items()
     }
     rendered = {
-        d["spec"]["topicName"]: d["spec"]["partitions"]
+        d["spec"]["topicName"]: (d["spec"]["partitions"], {k: str(v) for k, v in d["spec"]["config"].items()})
         for d in render(helm, chart)
         if d["kind"] == "KafkaTopic"
     }
-    assert rendered == {name: topics.DEFAULT_PARTITIONS for name in topics.TopicNames().all()}
+    assert rendered == {
+        name: (topics.DEFAULT_PARTITIONS, settings.kafka_config())
+        for name, settings in names.settings().items()
+    }
 
 
 def flink_deployment(helm, chart) -> dict:

@@ -38,7 +38,7 @@ def test_a_job_started_before_kafka_waits_then_counts_exactly(tmp_path):
         )
         assert f"127.0.0.1:{port}" in line
         broker.start()
-        broker.create_topics(topics.all())
+        broker.create_pipeline_topics(topics)
         assert job.process.poll() is None, "the job gave up before its --kafka-wait"
         assert time.monotonic() - started > DEFAULT_KAFKA_WAIT, "Kafka came within the default --kafka-wait"
         events = hard_cases(seed=3)

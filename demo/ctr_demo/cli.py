@@ -305,7 +305,7 @@ def stop_pipeline(producer: subprocess.Popen, job: subprocess.Popen) -> None:
 def run_pipeline(config: DemoSettings, stop: threading.Event, broker: KafkaBroker, dirs: DemoDirs) -> bool:
     """Run the producer and the job on ``broker`` and watch them until the demo ends; stop them.
     False when one of them exited early."""
-    broker.create_topics()
+    broker.create_pipeline_topics()
     web_ui_port = config.web_ui_port or free_port()
     processes = {
         "job": start_job(config, broker.bootstrap_servers, dirs, web_ui_port),

@@ -33,7 +33,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     print(f"ctr broker: starting Apache Kafka {KAFKA_VERSION} in {data_dir}", flush=True)
     try:
         broker.start()
-        broker.create_topics(names, config.partitions)
+        broker.create_pipeline_topics(partitions=config.partitions)
         print(
             f"ctr broker: {broker.bootstrap_servers} (topics {', '.join(names)}, "
             f"{config.partitions} partitions, kept in {data_dir}, log {broker.log_path}); Ctrl-C stops it",

@@ -12,7 +12,7 @@ from ctr.topics import TopicNames
 def fresh_topics(broker: KafkaBroker) -> TopicNames:
     """Create topics with names no other test uses, and return the names."""
     names = TopicNames.with_suffix(uuid.uuid4().hex[:8])
-    broker.create_topics(names.all())
+    broker.create_pipeline_topics(names)
     return names
 
 

@@ -12,7 +12,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ctr import topics
-from ctr.broker.admin import create_topics
+from ctr.broker.admin import create_pipeline_topics, create_topics
 from ctr.broker.artifacts import KAFKA_VERSION, java_binary, kafka_classpath
 from ctr.broker.errors import BrokerError
 from ctr.processes import ChildExited, ChildProcess, free_port
@@ -194,13 +194,20 @@ class KafkaBroker:
 
     def create_topics(
         self,
-        names: Iterable[str] = topics.TopicNames().all(),
+        names: Iterable[str],
         partitions: int = topics.DEFAULT_PARTITIONS,
         config: Mapping[str, str] | None = None,
     ) -> None:
         """Create ``names`` on this broker with the topic-level settings ``config`` (existing ones are
         kept; see ``ctr.broker.admin.create_topics``)."""
         create_topics(self.bootstrap_servers, names, partitions, config=config)
+
+    def create_pipeline_topics(
+        self, names: topics.TopicNames = topics.DEFAULT_NAMES, partitions: int = topics.DEFAULT_PARTITIONS
+    ) -> None:
+        """Create a pipeline's topics on this broker, each with its role's settings (existing ones are
+        kept; see ``ctr.broker.admin.create_pipeline_topics``)."""
+        create_pipeline_topics(self.bootstrap_servers, names, partitions)
 
     def check_alive(self) -> None:
         """Raise BrokerError if the broker process has died."""
