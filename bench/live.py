@@ -123,6 +123,14 @@ class RateRun:
     problem: str = ""
 
 
+def producer_summary(stdout: str, code: int | None) -> dict:
+    """The summary ``ctr produce`` prints last (a JSON object); RuntimeError when there is none."""
+    try:
+        return json.loads(stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise RuntimeError(f"ctr produce exited {code} without its summary") from None
+
+
 def parse_time(text: str) -> int:
     """Epoch milliseconds of a window column (``TIME_FORMAT``, UTC)."""
     return round(datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC).timestamp() * 1000)
@@ -400,7 +408,7 @@ def drive(broker: KafkaBroker, names: TopicNames, run: RateRun, setup: Setup, wo
         longest = setup.warm_up + setup.catch_up_limit + setup.seconds + 60
         wait_until(sampled_until_the_end, longest, "the run's end", job, BACKLOG_INTERVAL)
         producer.send_signal(signal.SIGTERM)
-        summary = json.loads(producer.communicate(timeout=120)[0].strip().splitlines()[-1])
+        summary = producer_summary(producer.communicate(timeout=120)[0], producer.returncode)
         if summary["delivery_errors"]:
             raise RuntimeError(f"ctr produce: {summary['delivery_errors']} delivery errors")
         say(f"{events_per_second:,} events/s: producer stopped; waiting for the job's last live rows")

@@ -105,13 +105,16 @@ def test_demo_draws_open_windows_in_place_on_a_terminal_and_plain_lines_when_pip
     from ctr.results_contract import LiveRow
     from ctr.settings.models import DemoSettings
     from ctr_demo.cli import DemoDirs, Watch, live_lines
-    from ctr_demo.live_view import InPlace
+    from ctr_demo.live_view import WRAP_OFF, WRAP_ON, InPlace
 
-    screen = InPlace()
-    assert screen.draw(["open", "row", "status"]) == "open\nrow\nstatus"
-    assert screen.draw(["status"]) == "\r\x1b[2A\x1b[Jstatus"
+    screen = InPlace(lambda: os.terminal_size((80, 24)))
+    assert screen.draw(["open", "row", "status"]) == WRAP_OFF + "open\nrow\nstatus" + WRAP_ON
+    assert screen.draw(["status"]) == WRAP_OFF + "\r\x1b[2A\x1b[Jstatus" + WRAP_ON
     assert screen.above("committed") == "\r\x1b[Jcommitted\n"
-    assert screen.draw(["status"]) == "status"
+    assert screen.draw(["status"]) == WRAP_OFF + "status" + WRAP_ON
+    short = InPlace(lambda: os.terminal_size((80, 4)))
+    assert short.draw(["open", "a", "b", "c", "d", "status"]) == WRAP_OFF + "open\n… 4 more\nstatus" + WRAP_ON
+    assert short.draw(["status"]) == WRAP_OFF + "\r\x1b[2A\x1b[Jstatus" + WRAP_ON
     live = LiveRow("campaign-1", "2024-01-01 00:01:00", "2024-01-01 00:01:30", 20, 1, 0.05, False)
     lines = live_lines([live, live._replace(final=True)], {"campaign-1": 0.05}, 1.0)
     assert "every 1s" in lines[0] and lines[1].endswith(" live ") and lines[2].endswith(" final")

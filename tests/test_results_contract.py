@@ -96,5 +96,3 @@ def test_flink_sql_gives_the_python_bucket_day_and_time_on_sample_values():
 
 def test_a_live_row_is_a_result_row_and_its_final_flag():
     assert LiveRow._fields == (*CtrRow._fields, "final")
-    row = LiveRow("c", "2026-01-01 00:00:00", "2026-01-01 00:00:30", 4, 1, 0.25, True)
-    assert row.ctr_row() == CtrRow(*row[:-1])

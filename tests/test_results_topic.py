@@ -123,11 +123,11 @@ def test_read_committed_hides_aborted_and_open_transactions(broker, topics):
     producer.init_transactions(10)
     for value, commit in ((b"committed-1", True), (b"aborted", False), (b"committed-2", True)):
         producer.begin_transaction()
-        producer.produce(topics.results, value, partition=0)
+        producer.produce(topics.results, value, key=value, partition=0)
         producer.flush(10)
         (producer.commit_transaction if commit else producer.abort_transaction)(10)
     producer.begin_transaction()
-    producer.produce(topics.results, b"open", partition=0)
+    producer.produce(topics.results, b"open", key=b"open", partition=0)
     producer.flush(10)
     consumer = Consumer(
         {

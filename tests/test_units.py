@@ -11,12 +11,13 @@ from collections import Counter
 
 import psutil
 import pytest
+from pydantic import ValidationError
 
 from ctr.campaigns import Campaign, parse_campaigns
 from ctr.durations import format_duration, parse_duration
 from ctr.events import Click, Impression, MalformedEvent, decode_click, decode_impression, encode
 from ctr.processes import stop_event
-from ctr.settings.models import LiveSettings, LiveSettingsError
+from ctr.settings.models import JobSettings, LiveSettings, LiveSettingsError
 from ctr_demo.memory import tree_rss
 from ctr_producer.traffic import TrafficModel
 
@@ -33,6 +34,14 @@ def test_durations(text, seconds):
 def test_bad_durations(text):
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+@pytest.mark.parametrize("value", ["0.4ms", "1.0005s", 0.0005])
+def test_a_duration_setting_finer_than_a_millisecond_is_refused(value):
+    """Flink and Kafka count whole milliseconds: 0.4ms would turn live rows half on."""
+    with pytest.raises(ValidationError, match="not a whole number of milliseconds"):
+        JobSettings(update_interval=value)
+    assert JobSettings(update_interval="250ms").update_interval == 0.25
 
 
 def test_campaigns_by_count_and_by_name():

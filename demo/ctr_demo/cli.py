@@ -189,12 +189,13 @@ class Terminal:
     windows' live rows and a status line from the job's progress."""
 
     progress: ProgressReader
-    live: LiveRowsFollower
+    live: LiveRowsFollower | None
     screen: InPlace = field(default_factory=InPlace)
 
     @classmethod
     def opened(cls, config: DemoSettings, bootstrap_servers: str) -> "Terminal":
-        """What a terminal shows below the committed rows: the live rows and the job's progress."""
+        """What a terminal shows below the committed rows: the live rows (unless the job sends none)
+        and the job's progress."""
         topics = TopicNames()
         progress = ProgressReader(
             bootstrap_servers,
@@ -202,12 +203,14 @@ class Terminal:
             JobSettings.model_fields["group_id"].default,
             round(config.out_of_orderness * 1000),
         )
-        return cls(progress, LiveRowsFollower(bootstrap_servers, topics.live))
+        live = LiveRowsFollower(bootstrap_servers, topics.live) if config.update_interval > 0 else None
+        return cls(progress, live)
 
     def close(self) -> str:
         """Leave the broker; the text that erases the drawn lines."""
         self.progress.close()
-        self.live.close()
+        if self.live is not None:
+            self.live.close()
         return self.screen.draw([])
 
 
@@ -258,9 +261,13 @@ class Watch:
 
     def redraw(self, terminal: Terminal) -> None:
         """Draw the open windows' live rows and the status line again, in place."""
-        committed = {(row.campaign_id, row.window_start) for row in self.shown}
-        rows = terminal.live.open_windows(committed)
-        lines = live_lines(rows, self.true_ctr, self.config.update_interval)
+        lines = []
+        if terminal.live is not None:
+            committed = {(row.campaign_id, row.window_start) for row in self.shown}
+            rows = terminal.live.open_windows(committed)
+            lines = live_lines(rows, self.true_ctr, self.config.update_interval)
+            if terminal.live.error is not None:
+                lines.append(f"live rows: {terminal.live.error}")
         lines.append(status_line(terminal.progress.read(), self.due, time.time()))
         print(terminal.screen.draw(lines), end="", flush=True)
 
@@ -313,14 +320,15 @@ def run_pipeline(config: DemoSettings, stop: threading.Event, broker: KafkaBroke
     }
     due = next_commit(config, time.time())
     print(opening_line(config, broker.bootstrap_servers, web_ui_port, due), flush=True)
-    live = config.update_interval > 0 and sys.stdout.isatty()
-    terminal = Terminal.opened(config, broker.bootstrap_servers) if live else None
+    terminal = Terminal.opened(config, broker.bootstrap_servers) if sys.stdout.isatty() else None
     watched = Watch(config, dirs, processes, terminal, due)
-    ok = watched.until(stop)
-    if terminal is not None:
-        print(terminal.close(), end="")
-    print(peak_line(watched.peak, config.jvm_heap), flush=True)
-    stop_pipeline(processes["producer"], processes["job"])
+    try:
+        ok = watched.until(stop)
+    finally:
+        if terminal is not None:
+            print(terminal.close(), end="")
+        print(peak_line(watched.peak, config.jvm_heap), flush=True)
+        stop_pipeline(processes["producer"], processes["job"])
     return ok
 
 

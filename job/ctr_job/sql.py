@@ -140,7 +140,8 @@ CREATE TEMPORARY TABLE ctr_results (
 
 
 #: The window rows, one per campaign and window, as every sink reads them: the CSV files, the
-#: results topic and the CTR gauge (job/ctr_job/results_topic.py, campaign_gauge.py).
+#: results topic and, without live rows, the CTR gauge (job/ctr_job/results_topic.py,
+#: campaign_gauge.py; with live rows it reads LIVE_VIEW).
 WINDOWS_VIEW = "ctr_windows"
 
 
@@ -185,8 +186,9 @@ CREATE TEMPORARY TABLE ctr_live_topic (
 
 
 def live_insert() -> str:
-    """Every live row into the live topic."""
-    return f"INSERT INTO ctr_live_topic SELECT * FROM {LIVE_VIEW}"
+    """Every live row into the live topic, column by name (the contract's, ``LiveRow``)."""
+    columns = ", ".join(f"`{name}`" for name in LiveRow._fields)
+    return f"INSERT INTO ctr_live_topic ({columns}) SELECT {columns} FROM {LIVE_VIEW}"
 
 
 def ctr_insert() -> str:

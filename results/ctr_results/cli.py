@@ -91,7 +91,10 @@ def _from_files(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 def _from_topic(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """The topic's rows, or with ``--follow`` the rows and then the new ones as they come."""
     if args.dir is not None or args.plot is not None:
-        fail(parser, "--topic reads the results topic: give no directory and no --plot")
+        fail(
+            parser,
+            "--topic reads the live topic (the results topic with --final): give no directory and no --plot",
+        )
     for flag in ("follow", "final"):
         if getattr(args, flag) and not args.topic:
             fail(parser, f"--{flag} needs --topic")

@@ -24,7 +24,7 @@ METADATA_TIMEOUT = 10.0
 
 
 class TopicRowsError(RuntimeError):
-    """The results topic cannot be read (absent, or the broker does not answer)."""
+    """A topic of rows the job writes cannot be read (absent, or the broker does not answer)."""
 
 
 def _consumer(bootstrap_servers: str, topic: str) -> Consumer:

@@ -27,7 +27,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Run the broker until SIGINT or SIGTERM; return the exit code."""
     config = resolve(parser, args, BrokerSettings)
     stop = stop_event()
-    names = topics.TopicNames().all()
+    names = topics.DEFAULT_NAMES.all()
     data_dir = Path(config.broker_data_dir)
     broker = KafkaBroker(data_dir, port=config.broker_port, heap=config.broker_heap)
     print(f"ctr broker: starting Apache Kafka {KAFKA_VERSION} in {data_dir}", flush=True)

@@ -34,12 +34,6 @@ class LiveRow(NamedTuple):
     ctr: float
     final: bool
 
-    def ctr_row(self) -> CtrRow:
-        """The row without its ``final`` flag."""
-        return CtrRow(
-            self.campaign_id, self.window_start, self.window_end, self.impressions, self.clicks, self.ctr
-        )
-
 
 #: The window columns' format: UTC ``YYYY-MM-DD HH:MM:SS``, as Python's strftime writes it ...
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"

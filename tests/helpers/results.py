@@ -12,8 +12,9 @@ from helpers.commands import results_topic_args
 from helpers.processes import run_ctr
 
 
-def row_key(row: CtrRow) -> tuple:
-    """A row as compared: its fields, the CTR rounded (the job's and the reference's float differ)."""
+def row_key(row: CtrRow | LiveRow) -> tuple:
+    """A row as compared: its fields, the CTR rounded (the job's and the reference's float differ);
+    a live row's without its ``final`` flag."""
     return (row.campaign_id, row.window_start, row.window_end, row.impressions, row.clicks, round(row.ctr, 9))
 
 
@@ -58,6 +59,6 @@ def live_row_violations(live: list[LiveRow], finals: list[CtrRow]) -> list[str]:
             problems.append(f"{key}: counts decrease: {counts}")
         if any(i > final.impressions or c > final.clicks for i, c in counts):
             problems.append(f"{key}: counts above the final {final.impressions}/{final.clicks}: {counts}")
-        if not rows[-1].final or row_key(rows[-1].ctr_row()) != row_key(final):
+        if not rows[-1].final or row_key(rows[-1]) != row_key(final):
             problems.append(f"{key}: last row {rows[-1]} is not the final {final}")
     return problems

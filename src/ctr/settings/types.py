@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 from ctr.campaigns import Campaign, format_campaigns, parse_campaigns, parse_weights
 from ctr.durations import DURATION_PATTERN, format_duration, parse_duration
@@ -35,10 +35,19 @@ def _campaigns(value: Any) -> Any:
     return parse_campaigns(value) if isinstance(value, str) else value
 
 
-#: A length of time: ``500ms``, ``30s``, ``2m`` or ``1h`` as text, seconds as a number.
+def _whole_milliseconds(seconds: float) -> float:
+    """``seconds`` if it is a whole number of milliseconds (Flink's and Kafka's unit of time)."""
+    if abs(seconds * 1000 - round(seconds * 1000)) > 1e-6:
+        raise ValueError(f"{seconds * 1000:g}ms is not a whole number of milliseconds")
+    return seconds
+
+
+#: A length of time in whole milliseconds: ``500ms``, ``30s``, ``2m`` or ``1h`` as text, seconds as a
+#: number.
 Duration = Annotated[
     float,
     _from_text(parse_duration),
+    AfterValidator(_whole_milliseconds),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN}),
 ]

@@ -10,6 +10,8 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import org.apache.flink.api.common.functions.FlatMapFunction;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -20,6 +22,7 @@ import org.apache.flink.api.java.tuple.Tuple5;
 import org.apache.flink.api.java.typeutils.ResultTypeQueryable;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.runtime.state.StateInitializationContext;
+import org.apache.flink.runtime.state.StateSnapshotContext;
 import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.streaming.api.datastream.DataStream;
@@ -127,20 +130,13 @@ public final class ClickFlags {
 
     /**
      * The valid impressions and clicks joined into one {@code (campaign_id, ts, clicked)} row per
-     * impression; the late events are its side outputs ({@link #lateImpressions}, {@link #lateClicks}).
+     * impression; the late events are its side outputs ({@link #LATE_IMPRESSIONS}, {@link
+     * #LATE_CLICKS}). With {@code countWindowMs > 0}, the operator also sends the counts of its
+     * tumbling windows of that size to the side output {@link #COUNTS} ({@link #counts}); with 0 it
+     * counts nothing.
      *
      * <p>Each operator has a fixed uid, so that a checkpoint maps onto the job at another parallelism
      * (Flink's generated ids depend on the chaining, which the parallelism changes).
-     */
-    public static SingleOutputStreamOperator<Row> flags(
-            DataStream<RowData> impressions, DataStream<RowData> clicks, long joinBoundMs) {
-        return flags(impressions, clicks, joinBoundMs, 0);
-    }
-
-    /**
-     * {@link #flags(DataStream, DataStream, long)}, counting as well: with {@code countWindowMs > 0},
-     * the operator sends the counts of its tumbling windows of that size to the side output
-     * {@link #COUNTS} ({@link #counts}); with 0 it counts nothing.
      */
     public static SingleOutputStreamOperator<Row> flags(
             DataStream<RowData> impressions, DataStream<RowData> clicks, long joinBoundMs, long countWindowMs) {
@@ -276,6 +272,12 @@ public final class ClickFlags {
      * <p>Its counts are gathered in an in-memory map and sent every {@link #FLUSH_MS} of processing
      * time, before each watermark (so that none is behind the watermark it forwards), before each
      * checkpoint barrier and at the end of input: the map is empty at every checkpoint, not state.
+     *
+     * <p>Its watermark is state too (Flink's are not: after a restore, every operator's starts from
+     * nothing): an event that was late before a failure is late after the restore as well, so that a
+     * replayed straggler neither counts in a window that was already final nor opens it again. Each
+     * subtask keeps its own; a restored subtask takes the lowest of them (union state), the one that
+     * was passed everywhere, and a watermark below it does not take it back.
      */
     static final class FlagsOperator extends AbstractStreamOperator<Row>
             implements TwoInputStreamOperator<
@@ -285,6 +287,8 @@ public final class ClickFlags {
         private transient ValueState<Pending> state;
         private transient TreeMap<Long, ArrayList<String>> due;
         private transient long watermark;
+        /** The watermark of each subtask as of the last checkpoint. */
+        private transient ListState<Long> watermarks;
         /** The operator's metric {@code lateImpressions}: impressions that came late, not counted. */
         transient Counter lateImpressions;
 
@@ -370,10 +374,20 @@ public final class ClickFlags {
                             VoidNamespaceSerializer.INSTANCE,
                             new ValueStateDescriptor<>("impression", TypeInformation.of(Pending.class)));
             due = new TreeMap<>();
+            watermarks =
+                    context.getOperatorStateStore()
+                            .getUnionListState(new ListStateDescriptor<>("watermark", Types.LONG));
             watermark = Long.MIN_VALUE;
             if (!context.isRestored()) {
                 return;
             }
+            long lowest = Long.MAX_VALUE;
+            boolean kept = false;
+            for (long each : watermarks.get()) {
+                lowest = Math.min(lowest, each);
+                kept = true;
+            }
+            watermark = kept ? lowest : Long.MIN_VALUE;
             List<Object> keys;
             try (Stream<Object> stored =
                     getKeyedStateBackend().getKeys("impression", VoidNamespace.INSTANCE)) {
@@ -457,8 +471,14 @@ public final class ClickFlags {
         }
 
         @Override
+        public void snapshotState(StateSnapshotContext context) throws Exception {
+            super.snapshotState(context);
+            watermarks.update(List.of(watermark));
+        }
+
+        @Override
         public void processWatermark(Watermark mark) throws Exception {
-            watermark = mark.getTimestamp();
+            watermark = Math.max(watermark, mark.getTimestamp());
             while (!due.isEmpty() && due.firstKey() <= watermark) {
                 Map.Entry<Long, ArrayList<String>> next = due.pollFirstEntry();
                 for (String key : next.getValue()) {

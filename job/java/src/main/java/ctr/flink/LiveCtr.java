@@ -6,11 +6,14 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
 import org.apache.flink.api.common.TaskInfo;
 import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -44,7 +47,9 @@ import org.apache.flink.util.Collector;
  * counts are below the live rows written after it. So a restored subtask first reads the live
  * topic ({@link LiveFloors}) and holds each of its windows' last row there as a floor: it writes
  * no live row of that window below the floor (none at all when the floor is a final row), only
- * the final row when the window closes.
+ * the final row when the window closes. It reads the rows appended since the restored checkpoint
+ * was taken (less {@link #READ_MARGIN_MS}), or since the floors it still held then were read: the
+ * rows before are below the checkpoint's counts.
  */
 public final class LiveCtr {
 
@@ -64,6 +69,13 @@ public final class LiveCtr {
 
     /** The key of a window: (campaign, window start). */
     static final TypeInformation<Tuple2<String, Long>> WINDOW_TYPE = Types.TUPLE(Types.STRING, Types.LONG);
+
+    /**
+     * How much earlier than a checkpoint a restore starts reading the live topic: room for the
+     * clocks of the TaskManagers that stamped the rows (their records' create times) and for a row
+     * sent a little after it was emitted.
+     */
+    static final long READ_MARGIN_MS = 60_000;
 
     private LiveCtr() {}
 
@@ -95,8 +107,12 @@ public final class LiveCtr {
     /** Where a restored {@link LiveRows} finds its floors. */
     @FunctionalInterface
     interface FloorSource extends Serializable {
-        /** The last row per window, keyed by (campaign, window start); empty when they cannot be read. */
-        Map<Tuple2<String, Long>, Floor> read();
+        /**
+         * The last row per window among the records stamped {@code sinceMs} (epoch ms) or later, all
+         * of them with {@code Long.MIN_VALUE}, keyed by (campaign, window start); empty when they
+         * cannot be read.
+         */
+        Map<Tuple2<String, Long>, Floor> read(long sinceMs);
     }
 
     /** What the operator holds per window. */
@@ -124,6 +140,10 @@ public final class LiveCtr {
         private final FloorSource floorSource;
         private transient ValueState<WindowCounts> state;
         private transient TreeMap<Long, HashMap<String, Floor>> floors;
+        /** Since when (epoch ms) the floors held were read: {@code Long.MIN_VALUE}, the whole topic. */
+        private transient long floorsReadFrom;
+        /** Each subtask's time from which a restore of its last checkpoint reads the live topic. */
+        private transient ListState<Long> readFrom;
         private transient DateTimeFormatter format;
 
         LiveRows(long windowMs, long updateIntervalMs, String timePattern, FloorSource floorSource) {
@@ -134,14 +154,26 @@ public final class LiveCtr {
         }
 
         @Override
-        public void initializeState(FunctionInitializationContext context) {
+        public void initializeState(FunctionInitializationContext context) throws Exception {
             state =
                     context.getKeyedStateStore()
                             .getState(new ValueStateDescriptor<>("counts", TypeInformation.of(WindowCounts.class)));
+            readFrom =
+                    context.getOperatorStateStore()
+                            .getUnionListState(new ListStateDescriptor<>("live-topic-read-from", Types.LONG));
             floors = new TreeMap<>();
-            if (context.isRestored()) {
-                hold(floorSource.read());
+            floorsReadFrom = Long.MIN_VALUE;
+            if (!context.isRestored()) {
+                return;
             }
+            long since = Long.MAX_VALUE;
+            boolean kept = false;
+            for (long each : readFrom.get()) {
+                since = Math.min(since, each);
+                kept = true;
+            }
+            floorsReadFrom = kept ? since : Long.MIN_VALUE;
+            hold(floorSource.read(floorsReadFrom));
         }
 
         /** Keeps the floors of the windows this subtask owns. */
@@ -159,9 +191,15 @@ public final class LiveCtr {
                     });
         }
 
-        /** Nothing to add to the checkpoint: the floors are not state, a restore reads them again. */
+        /**
+         * The floors are not state, a restore reads them again: from where they were read while some
+         * are held, else from about now, when the checkpoint's counts are as high as every row sent.
+         */
         @Override
-        public void snapshotState(FunctionSnapshotContext context) {}
+        public void snapshotState(FunctionSnapshotContext context) throws Exception {
+            boolean holding = floors.values().stream().anyMatch(window -> !window.isEmpty());
+            readFrom.update(List.of(holding ? floorsReadFrom : System.currentTimeMillis() - READ_MARGIN_MS));
+        }
 
         @Override
         public void open(OpenContext context) {

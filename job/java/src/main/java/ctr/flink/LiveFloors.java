@@ -25,9 +25,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The floors of a restored {@link LiveCtr}: the last row per window on the live topic, read once
- * from the beginning of each partition to its end offset at the start, uncommitted records too (a
- * consumer that reads them may have shown them), without a consumer group. The rows are JSON, as
+ * The floors of a restored {@link LiveCtr}: the last row per window on the live topic, read once,
+ * from each partition's first record stamped at or after a given time (or from its beginning) to its
+ * end offset at the start, uncommitted records too (a consumer that reads them may have shown them),
+ * without a consumer group. The rows are JSON, as
  * Flink's {@code json} format writes them; the last value per (campaign_id, window_start) wins and
  * a tombstone (a null value) removes its key's. A record that is not a live row is skipped; one WARN
  * says how many were. When the topic cannot be read within the wait, it logs a WARN and gives no floors.
@@ -58,11 +59,11 @@ final class LiveFloors implements LiveCtr.FloorSource {
     }
 
     @Override
-    public Map<Tuple2<String, Long>, LiveCtr.Floor> read() {
+    public Map<Tuple2<String, Long>, LiveCtr.Floor> read(long sinceMs) {
         Latest latest = new Latest(timePattern);
         try (KafkaConsumer<byte[], byte[]> consumer =
                 new KafkaConsumer<>(properties(), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            readAll(consumer, latest, System.nanoTime() + wait.toNanos());
+            readAll(consumer, sinceMs, latest, System.nanoTime() + wait.toNanos());
         } catch (KafkaException e) {
             LOG.warn(
                     "Could not read the live topic {} (waiting {} s at most): the live rows go on without floors; {}",
@@ -78,7 +79,11 @@ final class LiveFloors implements LiveCtr.FloorSource {
                     topic,
                     latest.firstSkipped);
         }
-        LOG.info("Read {} floors from the live topic {}", latest.floors.size(), topic);
+        LOG.info(
+                "Read {} floors from the live topic {} ({})",
+                latest.floors.size(),
+                topic,
+                sinceMs == Long.MIN_VALUE ? "all of it" : "its records since " + Instant.ofEpochMilli(sinceMs));
         return latest.floors;
     }
 
@@ -92,14 +97,31 @@ final class LiveFloors implements LiveCtr.FloorSource {
         return properties;
     }
 
-    /** Every partition from its beginning to its end offset, before {@code deadline} (nanoTime). */
-    private void readAll(KafkaConsumer<byte[], byte[]> consumer, Latest latest, long deadline) {
+    /**
+     * Every partition from its first record stamped {@code sinceMs} or later (from its beginning with
+     * {@code Long.MIN_VALUE}) to its end offset, before {@code deadline} (nanoTime).
+     */
+    private void readAll(KafkaConsumer<byte[], byte[]> consumer, long sinceMs, Latest latest, long deadline) {
         List<TopicPartition> partitions =
                 consumer.partitionsFor(topic, left(deadline)).stream()
                         .map(partition -> new TopicPartition(partition.topic(), partition.partition()))
                         .toList();
         consumer.assign(partitions);
-        consumer.seekToBeginning(partitions);
+        if (sinceMs == Long.MIN_VALUE) {
+            consumer.seekToBeginning(partitions);
+        } else {
+            Map<TopicPartition, Long> times = new HashMap<>();
+            partitions.forEach(partition -> times.put(partition, sinceMs));
+            consumer.offsetsForTimes(times, left(deadline))
+                    .forEach(
+                            (partition, found) -> {
+                                if (found == null) {
+                                    consumer.seekToEnd(List.of(partition));
+                                } else {
+                                    consumer.seek(partition, found.offset());
+                                }
+                            });
+        }
         Map<TopicPartition, Long> ends = consumer.endOffsets(partitions, left(deadline));
         while (!reached(consumer, ends, deadline)) {
             for (ConsumerRecord<byte[], byte[]> record : consumer.poll(min(POLL, left(deadline)))) {

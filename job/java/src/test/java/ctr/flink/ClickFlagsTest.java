@@ -397,6 +397,51 @@ class ClickFlagsTest {
         assertEquals(uninterrupted(), sorted(restored));
     }
 
+    @Test
+    void anEventLateBeforeASnapshotIsLateAfterItsRestore() throws Exception {
+        Flags before = opened();
+        before.impression("a", "c", 1_000);
+        before.watermark(1_000 + BOUND);
+        OperatorSubtaskState snapshot = before.snapshot(1, 1);
+
+        Flags after = flags(1, 0);
+        after.initializeState(snapshot);
+        after.open();
+        long lateImpression = after.impression("b", "c", 1_000);
+        long lateClick = after.click("x", 1_000 + BOUND);
+        after.watermark(2_000);
+        after.impression("d", "c", 2_000);
+        after.watermark(Long.MAX_VALUE);
+
+        assertEquals(List.of(flag("c", 2_000, false)), after.extractOutputValues());
+        assertEquals(List.of(lateLetter(lateImpression)), after.late(ClickFlags.LATE_IMPRESSIONS));
+        assertEquals(List.of(lateLetter(lateClick)), after.late(ClickFlags.LATE_CLICKS));
+    }
+
+    @Test
+    void restoredAtAnotherParallelismTheLowestWatermarkHolds() throws Exception {
+        List<OperatorSubtaskState> snapshots = new ArrayList<>();
+        for (int subtask = 0; subtask < 2; subtask++) {
+            Flags before = flags(2, subtask);
+            before.open();
+            before.watermark(subtask == 0 ? 10_000 : 20_000);
+            snapshots.add(before.snapshot(1, 1));
+        }
+        OperatorSubtaskState merged =
+                AbstractStreamOperatorTestHarness.repackageState(snapshots.toArray(new OperatorSubtaskState[0]));
+
+        Flags after = flags(1, 0);
+        after.initializeState(
+                AbstractStreamOperatorTestHarness.repartitionOperatorState(merged, MAX_PARALLELISM, 2, 1, 0));
+        after.open();
+        long late = after.impression("a", "c", 10_000 - BOUND);
+        after.impression("b", "c", 10_000 - BOUND + 1);
+        after.watermark(Long.MAX_VALUE);
+
+        assertEquals(List.of(flag("c", 10_000 - BOUND + 1, false)), after.extractOutputValues());
+        assertEquals(List.of(lateLetter(late)), after.late(ClickFlags.LATE_IMPRESSIONS));
+    }
+
     private static Map<Tuple2<String, Long>, Tuple2<Long, Long>> total(
             String campaign, long windowStart, long impressions, long clicks) {
         return Map.of(Tuple2.of(campaign, windowStart), Tuple2.of(impressions, clicks));

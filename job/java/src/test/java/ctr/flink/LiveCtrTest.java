@@ -41,7 +41,7 @@ class LiveCtrTest {
 
     private static final DateTimeFormatter TIMES = DateTimeFormatter.ofPattern(PATTERN).withZone(ZoneOffset.UTC);
 
-    private static final LiveCtr.FloorSource NO_FLOORS = Map::of;
+    private static final LiveCtr.FloorSource NO_FLOORS = since -> Map.of();
 
     /** The function in a keyed harness, with shorthands for its input and output. */
     private static final class Live
@@ -270,7 +270,7 @@ class LiveCtrTest {
     @Test
     void floorsAreReadOnlyOnARestore() throws Exception {
         AtomicInteger reads = new AtomicInteger();
-        LiveCtr.FloorSource counted = () -> {
+        LiveCtr.FloorSource counted = since -> {
             reads.incrementAndGet();
             return Map.of();
         };
@@ -281,8 +281,40 @@ class LiveCtrTest {
     }
 
     @Test
+    void aRestoreReadsTheRowsSinceItsCheckpointOrSinceTheFloorsItStillHeldWereRead() throws Exception {
+        List<Long> reads = new ArrayList<>();
+        long before = System.currentTimeMillis();
+        OperatorSubtaskState first = snapshotWithOpenWindows();
+        long after = System.currentTimeMillis();
+        Live holding = restored(first, since -> {
+            reads.add(since);
+            return floor("c", 5, 2, false);
+        });
+        long since = reads.get(0);
+        assertTrue(
+                before - LiveCtr.READ_MARGIN_MS <= since && since <= after - LiveCtr.READ_MARGIN_MS,
+                "the checkpoint's time less the margin");
+
+        restored(holding.snapshot(2, 2), since2 -> {
+            reads.add(since2);
+            return Map.of();
+        });
+        assertEquals(since, reads.get(1), "the floor of c still held: read from where it was read");
+
+        holding.delta("c", START, 2, 1);
+        holding.setProcessingTime(2 * INTERVAL);
+        assertEquals(List.of(live("c", 5, 2)), holding.rows());
+        long reached = System.currentTimeMillis();
+        restored(holding.snapshot(3, 3), since3 -> {
+            reads.add(since3);
+            return Map.of();
+        });
+        assertTrue(reads.get(2) >= reached - LiveCtr.READ_MARGIN_MS, "no floor held: from the new checkpoint");
+    }
+
+    @Test
     void floorAboveTheRestoredCountsHoldsBackLowerRows() throws Exception {
-        Live after = restored(snapshotWithOpenWindows(), () -> floor("c", 5, 2, false));
+        Live after = restored(snapshotWithOpenWindows(), since -> floor("c", 5, 2, false));
         after.setProcessingTime(2 * INTERVAL);
         assertEquals(List.of(), after.rows());
         after.delta("c", START, 2, 0);
@@ -295,7 +327,7 @@ class LiveCtrTest {
 
     @Test
     void windowLiveAgainOnceItsFloorIsReached() throws Exception {
-        Live after = restored(snapshotWithOpenWindows(), () -> floor("c", 4, 1, false));
+        Live after = restored(snapshotWithOpenWindows(), since -> floor("c", 4, 1, false));
         after.delta("c", START, 1, 0);
         after.setProcessingTime(2 * INTERVAL);
         assertEquals(List.of(live("c", 4, 1)), after.rows());
@@ -306,7 +338,7 @@ class LiveCtrTest {
 
     @Test
     void finalFloorSuppressesLiveRowsUntilTheFinalRow() throws Exception {
-        Live after = restored(snapshotWithOpenWindows(), () -> floor("c", 5, 2, true));
+        Live after = restored(snapshotWithOpenWindows(), since -> floor("c", 5, 2, true));
         after.delta("c", START, 1, 1);
         after.setProcessingTime(2 * INTERVAL);
         after.delta("c", START, 1, 0);
@@ -318,7 +350,7 @@ class LiveCtrTest {
 
     @Test
     void floorOfAnotherWindowDoesNotHoldThisOneBack() throws Exception {
-        Live after = restored(snapshotWithOpenWindows(), () -> floor("d", 9, 9, true));
+        Live after = restored(snapshotWithOpenWindows(), since -> floor("d", 9, 9, true));
         after.setProcessingTime(2 * INTERVAL);
         assertEquals(List.of(live("c", 3, 1)), after.rows());
     }
@@ -354,7 +386,7 @@ class LiveCtrTest {
         List<Row> first = new ArrayList<>();
         List<Row> second = new ArrayList<>();
         for (int subtask = 0; subtask < 2; subtask++) {
-            Live after = restored(snapshot, LiveCtrTest::evenFloors, 2, subtask);
+            Live after = restored(snapshot, since -> evenFloors(), 2, subtask);
             after.setProcessingTime(INTERVAL);
             List<Row> rows = after.rows();
             assertFalse(rows.isEmpty(), "each subtask holds some of the windows");
