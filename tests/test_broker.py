@@ -26,7 +26,9 @@ def test_topics_are_created_with_their_partitions_and_the_chart_s_settings(broke
         assert len(metadata.topics[name].partitions) == DEFAULT_PARTITIONS
     for name, settings in topics.settings().items():
         wait_for_topic_config(
-            broker.bootstrap_servers, name, {"cleanup.policy": "delete", **settings.kafka_config()}
+            broker.bootstrap_servers,
+            name,
+            {"cleanup.policy": "delete", "segment.ms": "604800000", **settings.kafka_config()},
         )
     broker.create_pipeline_topics(topics)
 

@@ -13,7 +13,8 @@ RESULTS = "ctr-results"
 LIVE = "ctr-live"
 DEFAULT_PARTITIONS = 3
 
-DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 WEEK_MS = 7 * DAY_MS
 
 
@@ -24,24 +25,31 @@ class TopicSettings:
     retention_ms: int
     #: None: Kafka's default (delete), as a chart topic without ``cleanupPolicy``.
     cleanup_policy: str | None = None
+    #: How soon a segment is closed (None: Kafka's default, a week); only closed segments are
+    #: compacted and expire.
+    segment_ms: int | None = None
 
     def kafka_config(self) -> dict[str, str]:
-        """Return the settings by Kafka's topic-level names (``retention.ms``, ``cleanup.policy``)."""
+        """Return the settings by Kafka's topic-level names (``retention.ms``, ``cleanup.policy``,
+        ``segment.ms``)."""
         config = {"retention.ms": str(self.retention_ms)}
         if self.cleanup_policy is not None:
             config["cleanup.policy"] = self.cleanup_policy
+        if self.segment_ms is not None:
+            config["segment.ms"] = str(self.segment_ms)
         return config
 
 
 #: Each topic's settings by its role (a field of TopicNames). Events and live rows are kept a day,
 #: dead letters and final rows a week; the row topics are compacted (a reader keeps each window's
-#: last row, keyed by campaign and window start) and expire too.
+#: last row, keyed by campaign and window start) and expire too, their segments closed hourly so
+#: that both happen within the hour rather than the week.
 SETTINGS = {
     "impressions": TopicSettings(DAY_MS),
     "clicks": TopicSettings(DAY_MS),
     "dlq": TopicSettings(WEEK_MS),
-    "results": TopicSettings(WEEK_MS, "compact,delete"),
-    "live": TopicSettings(DAY_MS, "compact,delete"),
+    "results": TopicSettings(WEEK_MS, "compact,delete", HOUR_MS),
+    "live": TopicSettings(DAY_MS, "compact,delete", HOUR_MS),
 }
 
 
