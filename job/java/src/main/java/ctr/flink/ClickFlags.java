@@ -381,13 +381,7 @@ public final class ClickFlags {
             if (!context.isRestored()) {
                 return;
             }
-            long lowest = Long.MAX_VALUE;
-            boolean kept = false;
-            for (long each : watermarks.get()) {
-                lowest = Math.min(lowest, each);
-                kept = true;
-            }
-            watermark = kept ? lowest : Long.MIN_VALUE;
+            watermark = RestoredTimes.lowest(watermarks, Long.MIN_VALUE);
             List<Object> keys;
             try (Stream<Object> stored =
                     getKeyedStateBackend().getKeys("impression", VoidNamespace.INSTANCE)) {

@@ -166,13 +166,7 @@ public final class LiveCtr {
             if (!context.isRestored()) {
                 return;
             }
-            long since = Long.MAX_VALUE;
-            boolean kept = false;
-            for (long each : readFrom.get()) {
-                since = Math.min(since, each);
-                kept = true;
-            }
-            floorsReadFrom = kept ? since : Long.MIN_VALUE;
+            floorsReadFrom = RestoredTimes.lowest(readFrom, Long.MIN_VALUE);
             hold(floorSource.read(floorsReadFrom));
         }
 
