@@ -32,6 +32,7 @@ passes its end plus the join bound).
 Run: python bench/live.py [--quick] [--rates 10000,100000]
 """
 
+import argparse
 import json
 import signal
 import subprocess
@@ -121,6 +122,17 @@ class RateRun:
     #: (epoch ms, records) samples of the job's backlog while the producer ran
     backlog: list[tuple[int, int]] = field(default_factory=list)
     problem: str = ""
+
+
+def event_rates(text: str) -> list[int]:
+    """``"10000,100000"`` -> the rates, each a whole number of events/s above 0."""
+    try:
+        rates = [int(rate) for rate in text.split(",") if rate.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: whole numbers of events/s separated by ','") from None
+    if not rates or min(rates) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least one rate, each at least 1 event/s")
+    return rates
 
 
 def producer_summary(stdout: str, code: int | None) -> dict:
@@ -581,7 +593,9 @@ def rate_figures(run: RateRun, setup: Setup) -> list[Figure]:
 
 def main() -> None:
     parser = arguments(__doc__, "one low rate for a few seconds, short windows (about a minute)")
-    parser.add_argument("--rates", default="10000,100000", help="events/s (impressions + clicks), by ','")
+    parser.add_argument(
+        "--rates", type=event_rates, default="10000,100000", help="events/s (impressions + clicks), by ','"
+    )
     parser.add_argument("--seconds", type=float, default=90.0, help="measured seconds of each rate")
     parser.add_argument("--warm-up", type=float, default=30.0, help="seconds of traffic not measured")
     parser.add_argument(
@@ -609,7 +623,7 @@ def main() -> None:
         seconds=args.seconds,
         parallelism=args.parallelism,
     )
-    rates = [int(rate) for rate in args.rates.split(",") if rate]
+    rates = args.rates
     if args.quick:
         setup = Setup("2s", "1s", "500ms", args.update_interval, "1s", "1s", 5, 1.0, 15.0, 5.0, 1)
         rates = [1_000]
