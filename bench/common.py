@@ -4,6 +4,7 @@ process-tree memory, and the figures file."""
 import argparse
 import contextlib
 import datetime
+import json
 import math
 import os
 import platform
@@ -62,6 +63,25 @@ def produce_command(bootstrap_servers: str, names: TopicNames, **settings: objec
             **settings,
         ),
     ]
+
+
+def producer_summary(stdout: str, code: int | None) -> dict:
+    """The summary ``ctr produce`` prints last (a JSON object); RuntimeError when there is none."""
+    try:
+        return json.loads(stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise RuntimeError(f"ctr produce exited {code} without its summary") from None
+
+
+def stop(process: subprocess.Popen, timeout: float = 120.0) -> None:
+    """SIGTERM ``process`` and wait for it (SIGKILL after ``timeout``)."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def job_command(bootstrap_servers: str, names: TopicNames, work: Path, **settings: object) -> list[str]:

@@ -37,6 +37,7 @@ from common import (
     produce_command,
     profile_breakdown,
     report,
+    stop,
 )
 from confluent_kafka import Producer
 from job_plans import JAR as BENCH_JAR
@@ -47,6 +48,7 @@ from ctr.campaigns import parse_campaigns
 from ctr.events import Click, Impression, encode, message_key
 from ctr.processes import free_port
 from ctr.reference import reference_ctr
+from ctr.results_contract import parse_time
 from ctr.settings.models import LiveSettings, LocalJobSettings
 from ctr.topics import DEFAULT_PARTITIONS, TopicNames
 from ctr_job.checkpoints import latest_checkpoint
@@ -436,12 +438,7 @@ def run_on_cluster(
                     ended = time.time()
                 time.sleep(0.2)
         finally:
-            process.terminate()
-            try:
-                process.wait(120)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
     if ended is None or running_at is None:
         return ClusterRun(layout, None, None, memory.peak_mib, problem)
     check_output(work / "results", expected, layout.name)
@@ -567,11 +564,7 @@ def freshness(
             for row in read_results(work / "results"):
                 if row not in seen:
                     seen.add(row)
-                    end = (
-                        time.mktime(time.strptime(row.window_end + " UTC", "%Y-%m-%d %H:%M:%S %Z"))
-                        - time.timezone
-                    )
-                    delays.append(now - end)
+                    delays.append(now - parse_time(row.window_end) / 1000)
             if time.monotonic() >= next_state:
                 checkpoint = latest_checkpoint(work / "checkpoints")
                 if checkpoint is not None:

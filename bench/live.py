@@ -43,16 +43,25 @@ import urllib.parse
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
-from common import Figure, arguments, job_command, local_broker, percentile, produce_command, report
+from common import (
+    Figure,
+    arguments,
+    job_command,
+    local_broker,
+    percentile,
+    produce_command,
+    producer_summary,
+    report,
+    stop,
+)
 from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, TopicPartition
 
 from ctr.broker import KafkaBroker
 from ctr.durations import parse_duration
 from ctr.processes import free_port
-from ctr.results_contract import TIME_FORMAT, LiveRow
+from ctr.results_contract import LiveRow, parse_time
 from ctr.settings.models import ProducerSettings
 from ctr.topics import TopicNames
 from ctr_job.local.cluster import rest, running_job
@@ -133,19 +142,6 @@ def event_rates(text: str) -> list[int]:
     if not rates or min(rates) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: at least one rate, each at least 1 event/s")
     return rates
-
-
-def producer_summary(stdout: str, code: int | None) -> dict:
-    """The summary ``ctr produce`` prints last (a JSON object); RuntimeError when there is none."""
-    try:
-        return json.loads(stdout.strip().splitlines()[-1])
-    except (IndexError, json.JSONDecodeError):
-        raise RuntimeError(f"ctr produce exited {code} without its summary") from None
-
-
-def parse_time(text: str) -> int:
-    """Epoch milliseconds of a window column (``TIME_FORMAT``, UTC)."""
-    return round(datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def topics_with_append_time(broker: KafkaBroker) -> TopicNames:
@@ -300,17 +296,6 @@ def freshness(impressions: array, rows: list[tuple[int, LiveRow]]) -> Iterator[t
         while row < len(rows) and rows[row][1].impressions < k:
             row += 1
         yield appended, (rows[row][0] - appended if row < len(rows) else None)
-
-
-def stop(process: subprocess.Popen, timeout: float = 120.0) -> None:
-    """SIGTERM ``process`` and wait for it (SIGKILL after ``timeout``)."""
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def read_all(consumer: Consumer, topics: tuple[str, ...]) -> bool:

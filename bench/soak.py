@@ -22,6 +22,7 @@ from common import (
     job_command,
     local_broker,
     produce_command,
+    producer_summary,
     report,
     trend_per_minute,
 )
@@ -130,7 +131,7 @@ def main() -> None:
             time.sleep(max(0.0, started + seconds - time.monotonic()))
             traffic_end = time.monotonic()
             producer.send_signal(signal.SIGTERM)
-            summary = json.loads(producer.communicate(timeout=120)[0].strip().splitlines()[-1])
+            summary = producer_summary(producer.communicate(timeout=120)[0], producer.returncode)
             close_all_windows(broker, names)
             impressions = read_back(broker, names.impressions, summary["impressions"], decode_impression)
             clicks = read_back(broker, names.clicks, summary["clicks"], decode_click)

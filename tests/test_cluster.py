@@ -4,6 +4,7 @@ reference."""
 
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import psutil
@@ -39,9 +40,7 @@ HEAP = "384m"
 def flink_deployment_spec(helm: str, chart: Path, topics) -> dict:
     """The FlinkDeployment's spec, the chart rendered with its default values (its topics named as this
     test's own on the shared broker)."""
-    names = {"impressions": topics.impressions, "clicks": topics.clicks, "dlq": topics.dlq}
-    names |= {"results": topics.results, "live": topics.live}
-    sets = [arg for name, topic in names.items() for arg in ("--set", f"topics.{name}.name={topic}")]
+    sets = [arg for role, topic in asdict(topics).items() for arg in ("--set", f"topics.{role}.name={topic}")]
     return next(d for d in render(helm, chart, *sets) if d["kind"] == "FlinkDeployment")["spec"]
 
 

@@ -14,6 +14,7 @@ from ctr.results_contract import (
     LiveRow,
     campaign_bucket,
     format_time,
+    parse_time,
     sql_campaign_bucket,
     sql_time_format,
     sql_window_day,
@@ -42,6 +43,7 @@ def test_the_job_s_sql_is_generated_from_the_contract():
 def test_the_python_functions_follow_the_definitions():
     assert {campaign_bucket(campaign) for campaign in SAMPLE_IDS} == set("0123456789abcdef")
     assert format_time(1_700_000_000_000) == "2023-11-14 22:13:20"
+    assert parse_time("2023-11-14 22:13:20") == 1_700_000_000_000
     assert window_day(format_time(1_700_000_000_000)) == "2023-11-14"
 
 

@@ -16,12 +16,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ctr.broker import BrokerError, KafkaBroker
 from ctr.processes import free_port, stop_event
-from ctr.results_contract import CtrRow, LiveRow, format_time
+from ctr.results_contract import CtrRow, LiveRow, format_time, parse_time
 from ctr.settings.command_line import add_command, env_var, environment, resolve
 from ctr.settings.models import DemoSettings, JobSettings, LocalJobSettings, ProducerSettings
 from ctr.topics import TopicNames
@@ -180,7 +179,7 @@ def exited(processes: dict[str, subprocess.Popen], logs: Path) -> bool:
 
 def window_end(row: CtrRow) -> float:
     """The end of a row's window, epoch seconds."""
-    return datetime.fromisoformat(row.window_end).replace(tzinfo=UTC).timestamp()
+    return parse_time(row.window_end) / 1000
 
 
 @dataclass

@@ -54,6 +54,11 @@ def format_time(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime(TIME_FORMAT)
 
 
+def parse_time(text: str) -> int:
+    """The epoch-millisecond instant of a window column (``TIME_FORMAT``, UTC): ``format_time``'s inverse."""
+    return round(datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC).timestamp() * 1000)
+
+
 #: The results' partition columns (directories ``window_day=<YYYY-MM-DD>/campaign_bucket=<0-f>/``).
 #: A sink subtask keeps at most one file open per partition it writes between two checkpoints, so
 #: the open files stay bounded whatever the campaign count.

@@ -377,11 +377,10 @@ public final class ClickFlags {
             watermarks =
                     context.getOperatorStateStore()
                             .getUnionListState(new ListStateDescriptor<>("watermark", Types.LONG));
-            watermark = Long.MIN_VALUE;
+            watermark = RestoredTimes.lowest(watermarks, Long.MIN_VALUE);
             if (!context.isRestored()) {
                 return;
             }
-            watermark = RestoredTimes.lowest(watermarks, Long.MIN_VALUE);
             List<Object> keys;
             try (Stream<Object> stored =
                     getKeyedStateBackend().getKeys("impression", VoidNamespace.INSTANCE)) {

@@ -162,12 +162,10 @@ public final class LiveCtr {
                     context.getOperatorStateStore()
                             .getUnionListState(new ListStateDescriptor<>("live-topic-read-from", Types.LONG));
             floors = new TreeMap<>();
-            floorsReadFrom = Long.MIN_VALUE;
-            if (!context.isRestored()) {
-                return;
-            }
             floorsReadFrom = RestoredTimes.lowest(readFrom, Long.MIN_VALUE);
-            hold(floorSource.read(floorsReadFrom));
+            if (context.isRestored()) {
+                hold(floorSource.read(floorsReadFrom));
+            }
         }
 
         /** Keeps the floors of the windows this subtask owns. */
@@ -191,8 +189,7 @@ public final class LiveCtr {
          */
         @Override
         public void snapshotState(FunctionSnapshotContext context) throws Exception {
-            boolean holding = floors.values().stream().anyMatch(window -> !window.isEmpty());
-            readFrom.update(List.of(holding ? floorsReadFrom : System.currentTimeMillis() - READ_MARGIN_MS));
+            readFrom.update(List.of(floors.isEmpty() ? System.currentTimeMillis() - READ_MARGIN_MS : floorsReadFrom));
         }
 
         @Override
@@ -262,6 +259,9 @@ public final class LiveCtr {
                 return false;
             }
             starting.remove(window.f0);
+            if (starting.isEmpty()) {
+                floors.remove(window.f1);
+            }
             return true;
         }
 
